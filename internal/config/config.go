@@ -1,0 +1,411 @@
+// Package config loads a site's configuration: a YAML file plus VIGIL_…
+// environment overrides. The regulation's rules are validation rules here
+// (e.g. footage kept less than 30 days is an error, R-OPS-2): a site that
+// breaks them does not start, and the error names the field and the rule.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is one site's configuration. The yaml names are the field names used
+// in error messages and, upper-cased with dots as underscores and a VIGIL_
+// prefix, the environment overrides (site.id → VIGIL_SITE_ID).
+type Config struct {
+	Site      Site      `yaml:"site"`
+	Access    Access    `yaml:"access"`
+	DataDir   string    `yaml:"data_dir"`
+	Database  Database  `yaml:"database"`
+	HTTP      HTTP      `yaml:"http"`
+	RTSP      RTSP      `yaml:"rtsp"`
+	Secrets   Secrets   `yaml:"secrets"`
+	Auth      Auth      `yaml:"auth"`
+	Audit     Audit     `yaml:"audit"`
+	Recording Recording `yaml:"recording"`
+	Log       Log       `yaml:"log"`
+}
+
+// Site says who this site is.
+type Site struct {
+	ID       string `yaml:"id"`
+	Name     string `yaml:"name"`
+	Tier     int    `yaml:"tier"`
+	Province string `yaml:"province"`
+	// Timezone is for display; storage is always UTC.
+	Timezone string `yaml:"timezone"`
+	// Language of user-facing messages by default: vi or en.
+	Language string `yaml:"language"`
+}
+
+// Access names the organisation with the highest access (R-ACC-1). It is a
+// setting because the department's name changes with reorganisations.
+type Access struct {
+	HighestOrg     string `yaml:"highest_org"`
+	HighestOrgName string `yaml:"highest_org_name"`
+}
+
+// Database: empty DSN means the SQLite file in the data folder.
+type Database struct {
+	DSN string `yaml:"dsn"`
+}
+
+// HTTP is the API and console listener.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+	// TLS certificate files; with SelfSigned a certificate is made at first
+	// start in the data folder. Plain HTTP is only allowed on loopback.
+	TLSCert    string `yaml:"tls_cert"`
+	TLSKey     string `yaml:"tls_key"`
+	SelfSigned bool   `yaml:"self_signed"`
+	// PublicURL is how browsers reach the console (for links in messages).
+	PublicURL string `yaml:"public_url"`
+	// MaxBodyBytes limits request bodies (CSV imports included).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// RTSP is the re-stream and push-in listener.
+type RTSP struct {
+	Listen string `yaml:"listen"`
+}
+
+// Secrets: the key that seals camera credentials and TOTP secrets at rest.
+// Prefer VIGIL_SECRETS_KEY (base64 of 32 bytes) or a key file readable only
+// by the service; without either a key file is created in the data folder.
+type Secrets struct {
+	Key     string `yaml:"key"`
+	KeyFile string `yaml:"key_file"`
+}
+
+// Auth is the 724/QĐ-BTTTT account baseline.
+type Auth struct {
+	LockoutFailures      int           `yaml:"lockout_failures"`
+	LockoutWindow        time.Duration `yaml:"lockout_window"`
+	LockoutDuration      time.Duration `yaml:"lockout_duration"`
+	AdminPasswordMaxAge  time.Duration `yaml:"admin_password_max_age"`
+	RequireTOTPForAdmins bool          `yaml:"require_totp_for_admins"`
+	SessionIdle          time.Duration `yaml:"session_idle"`
+	SessionMax           time.Duration `yaml:"session_max"`
+	StreamTokenTTL       time.Duration `yaml:"stream_token_ttl"`
+	LoginRatePerMinute   int           `yaml:"login_rate_per_minute"`
+}
+
+// Audit: signed checkpoints every N entries or every interval.
+type Audit struct {
+	CheckpointEvery    int           `yaml:"checkpoint_every"`
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+}
+
+// Recording: retention below 30 days is refused (R-OPS-2) unless a legal
+// override is stated, which is then audited at start.
+type Recording struct {
+	RetentionDays       int    `yaml:"retention_days"`
+	LegalOverrideReason string `yaml:"legal_override_reason"`
+}
+
+// Log settings.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"` // text or json
+}
+
+// Default is the configuration a site gets for every field it leaves out.
+func Default() Config {
+	return Config{
+		Site:     Site{ID: "site", Name: "Vigil", Tier: 1, Timezone: "Asia/Ho_Chi_Minh", Language: "vi"},
+		Access:   Access{HighestOrg: "so-khcn", HighestOrgName: "Sở Khoa học và Công nghệ"},
+		DataDir:  "./data",
+		HTTP:     HTTP{Listen: "127.0.0.1:8443", MaxBodyBytes: 8 << 20},
+		RTSP:     RTSP{Listen: "127.0.0.1:8554"},
+		Auth: Auth{
+			LockoutFailures: 5, LockoutWindow: 30 * time.Second, LockoutDuration: 5 * time.Minute,
+			AdminPasswordMaxAge: 90 * 24 * time.Hour, SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour,
+			StreamTokenTTL: 5 * time.Minute, LoginRatePerMinute: 30,
+		},
+		Audit:     Audit{CheckpointEvery: 1000, CheckpointInterval: 5 * time.Minute},
+		Recording: Recording{RetentionDays: 30},
+		Log:       Log{Level: "info", Format: "text"},
+	}
+}
+
+// FieldError names the field and the rule it breaks.
+type FieldError struct {
+	Field string
+	Rule  string
+}
+
+func (e *FieldError) Error() string { return "config: " + e.Field + ": " + e.Rule }
+
+// Errors is every problem found, so an operator fixes them in one pass.
+type Errors []*FieldError
+
+func (es Errors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Load reads path (may be empty: defaults only), applies environment
+// overrides from environ (os.Environ() form) and validates.
+func Load(path string, environ []string) (Config, error) {
+	c := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: read %s: %w", path, err)
+		}
+		if err := Parse(data, &c); err != nil {
+			return c, err
+		}
+	}
+	if err := ApplyEnv(&c, environ); err != nil {
+		return c, err
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Parse decodes YAML into c; unknown fields are errors (a typo in a key must
+// not silently leave a default in force).
+func Parse(data []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, errEOF) || err.Error() == "EOF" {
+			return nil
+		}
+		return fmt.Errorf("config: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
+var errEOF = errors.New("EOF")
+
+// ApplyEnv sets every field that has a VIGIL_… variable in environ.
+func ApplyEnv(c *Config, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "VIGIL_") {
+			env[k] = v
+		}
+	}
+	if len(env) == 0 {
+		return nil
+	}
+	var errs Errors
+	walk(reflect.ValueOf(c).Elem(), "", func(field string, v reflect.Value) {
+		name := "VIGIL_" + strings.ToUpper(strings.ReplaceAll(field, ".", "_"))
+		raw, ok := env[name]
+		if !ok {
+			return
+		}
+		if err := setFromString(v, raw); err != nil {
+			errs = append(errs, &FieldError{Field: field, Rule: fmt.Sprintf("from %s: %v", name, err)})
+		}
+	})
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// EnvNames lists every supported environment variable (for docs and --help).
+func EnvNames() []string {
+	var out []string
+	c := Default()
+	walk(reflect.ValueOf(&c).Elem(), "", func(field string, _ reflect.Value) {
+		out = append(out, "VIGIL_"+strings.ToUpper(strings.ReplaceAll(field, ".", "_")))
+	})
+	return out
+}
+
+func walk(v reflect.Value, prefix string, fn func(field string, v reflect.Value)) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := tag
+		if prefix != "" {
+			name = prefix + "." + tag
+		}
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(time.Duration(0)) {
+			walk(fv, name, fn)
+			continue
+		}
+		fn(name, fv)
+	}
+}
+
+func setFromString(v reflect.Value, raw string) error {
+	switch v.Interface().(type) {
+	case time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("want a duration like 30s, 5m, 2160h")
+		}
+		v.SetInt(int64(d))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(raw)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a whole number")
+		}
+		v.SetInt(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		v.SetBool(b)
+	default:
+		return fmt.Errorf("unsupported type %s", v.Kind())
+	}
+	return nil
+}
+
+var siteIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// Validate checks every field and returns all problems found.
+func (c *Config) Validate() error {
+	var errs Errors
+	add := func(field, rule string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Rule: fmt.Sprintf(rule, args...)})
+	}
+	if !siteIDRe.MatchString(c.Site.ID) {
+		add("site.id", "must be 1–63 lowercase letters, digits or '-', starting with a letter or digit (got %q)", c.Site.ID)
+	}
+	if strings.TrimSpace(c.Site.Name) == "" {
+		add("site.name", "must not be empty")
+	}
+	if c.Site.Tier < 1 || c.Site.Tier > 3 {
+		add("site.tier", "must be 1, 2 or 3 (got %d)", c.Site.Tier)
+	}
+	if _, err := time.LoadLocation(c.Site.Timezone); err != nil {
+		add("site.timezone", "must be an IANA time zone such as Asia/Ho_Chi_Minh (got %q)", c.Site.Timezone)
+	}
+	if c.Site.Language != "vi" && c.Site.Language != "en" {
+		add("site.language", "must be vi or en (got %q)", c.Site.Language)
+	}
+	if !regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`).MatchString(c.Access.HighestOrg) {
+		add("access.highest_org", "must be the id of the organisation with the highest access (R-ACC-1), lowercase letters, digits, '.', '_' or '-' (got %q)", c.Access.HighestOrg)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		add("data_dir", "must not be empty")
+	}
+	if c.Database.DSN != "" && !strings.HasPrefix(c.Database.DSN, "postgres://") && !strings.HasPrefix(c.Database.DSN, "postgresql://") {
+		add("database.dsn", "must be a postgres:// URL, or empty for the embedded SQLite file")
+	}
+	checkAddr := func(field, addr string) (host string, ok bool) {
+		h, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			add(field, "must be host:port (got %q)", addr)
+			return "", false
+		}
+		if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
+			add(field, "port must be 0–65535 (got %q)", p)
+			return "", false
+		}
+		return h, true
+	}
+	if host, ok := checkAddr("http.listen", c.HTTP.Listen); ok {
+		tls := c.HTTP.SelfSigned || (c.HTTP.TLSCert != "" && c.HTTP.TLSKey != "")
+		if !tls && !isLoopback(host) {
+			add("http.listen", "plain HTTP is only allowed on loopback; set http.tls_cert and http.tls_key, or http.self_signed")
+		}
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		add("http.tls_cert", "tls_cert and tls_key go together")
+	}
+	if c.HTTP.MaxBodyBytes < 1024 || c.HTTP.MaxBodyBytes > 1<<30 {
+		add("http.max_body_bytes", "must be between 1 KiB and 1 GiB (got %d)", c.HTTP.MaxBodyBytes)
+	}
+	checkAddr("rtsp.listen", c.RTSP.Listen)
+	if c.Auth.LockoutFailures < 1 || c.Auth.LockoutFailures > 100 {
+		add("auth.lockout_failures", "must be 1–100 (got %d)", c.Auth.LockoutFailures)
+	}
+	if c.Auth.LockoutWindow <= 0 {
+		add("auth.lockout_window", "must be positive")
+	}
+	if c.Auth.LockoutDuration < time.Minute {
+		add("auth.lockout_duration", "must be at least 1m (Decision 724/QĐ-BTTTT locks for 5m)")
+	}
+	if c.Auth.AdminPasswordMaxAge <= 0 || c.Auth.AdminPasswordMaxAge > 365*24*time.Hour {
+		add("auth.admin_password_max_age", "must be between 1h and 8760h: administrator passwords are changed regularly (R-ACC-6)")
+	}
+	if c.Auth.SessionIdle <= 0 || c.Auth.SessionMax < c.Auth.SessionIdle {
+		add("auth.session_idle", "must be positive and not longer than auth.session_max")
+	}
+	if c.Auth.StreamTokenTTL < 10*time.Second || c.Auth.StreamTokenTTL > time.Hour {
+		add("auth.stream_token_ttl", "must be between 10s and 1h")
+	}
+	if c.Auth.LoginRatePerMinute < 1 {
+		add("auth.login_rate_per_minute", "must be at least 1")
+	}
+	if c.Audit.CheckpointEvery < 1 {
+		add("audit.checkpoint_every", "must be at least 1")
+	}
+	if c.Audit.CheckpointInterval < time.Second {
+		add("audit.checkpoint_interval", "must be at least 1s")
+	}
+	if c.Recording.RetentionDays < 30 && strings.TrimSpace(c.Recording.LegalOverrideReason) == "" {
+		add("recording.retention_days", "footage must be kept at least 30 days (R-OPS-2, Đ11); a shorter period needs recording.legal_override_reason (got %d)", c.Recording.RetentionDays)
+	}
+	if c.Recording.RetentionDays < 1 {
+		add("recording.retention_days", "must be at least 1")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "must be debug, info, warn or error (got %q)", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		add("log.format", "must be text or json (got %q)", c.Log.Format)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// SQLitePath is the embedded database file.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "vigil.db") }
+
+// Location is the display time zone.
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Site.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
