@@ -1,0 +1,258 @@
+// Package app wires the rooms into a running site. `vigil serve`, `vigil
+// demo` and the end-to-end tests all start a site through Open and Serve, so
+// what the tests exercise is what operators run.
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vigil-vms/vigil/internal/access"
+	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/auth"
+	"github.com/vigil-vms/vigil/internal/config"
+	"github.com/vigil-vms/vigil/internal/httpapi"
+	"github.com/vigil-vms/vigil/internal/media"
+	"github.com/vigil-vms/vigil/internal/media/hls"
+	"github.com/vigil-vms/vigil/internal/media/webrtc"
+	"github.com/vigil-vms/vigil/internal/registry"
+	"github.com/vigil-vms/vigil/internal/secrets"
+	"github.com/vigil-vms/vigil/internal/store"
+	"github.com/vigil-vms/vigil/internal/web/player"
+)
+
+// App is one site's rooms, opened and wired.
+type App struct {
+	Cfg      config.Config
+	Log      *slog.Logger
+	DB       *store.DB
+	Sealer   *secrets.Sealer
+	SiteKey  ed25519.PrivateKey
+	KeyID    string
+	Audit    *audit.Log
+	Auth     *auth.Service
+	Access   *access.Store
+	Registry *registry.Service
+	Hub      *media.Hub
+	Metrics  *prometheus.Registry
+	authz    *liveAuthorizer
+	WebRTC   *webrtc.Server
+	HLS      *hls.Server
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
+}
+
+// Options adjust Open for tests and the demo.
+type Options struct {
+	// Argon2 overrides the password-hash cost (tests use auth.TestArgon2).
+	Argon2 auth.Argon2Params
+}
+
+// Open opens the database (migrating it), the keys and every room.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) (*App, error) {
+	a := &App{Cfg: cfg, Log: log}
+	key, src, err := secrets.LoadKey(cfg.Secrets.Key, cfg.Secrets.KeyFile, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("secret key loaded", "from", src)
+	if a.Sealer, err = secrets.NewSealer(key); err != nil {
+		return nil, err
+	}
+	if a.SiteKey, a.KeyID, err = secrets.SiteKey(a.Sealer, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	a.DB, err = store.Open(ctx, store.Options{DSN: cfg.Database.DSN, SQLitePath: cfg.SQLitePath(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a.Audit = audit.New(audit.Options{
+		Key: a.SiteKey, KeyID: a.KeyID, DB: a.DB,
+		EveryEntries: int64(cfg.Audit.CheckpointEvery), EveryInterval: cfg.Audit.CheckpointInterval,
+	})
+	// Stream tokens must verify on every node of a site: derive their key
+	// from the site secret rather than a per-process random key.
+	streamKey := deriveKey(key, "vigil stream tokens v1")
+	a.Auth = auth.New(a.DB, a.Audit, a.Sealer, auth.Policy{
+		LockoutFailures: cfg.Auth.LockoutFailures, LockoutWindow: cfg.Auth.LockoutWindow,
+		LockoutDuration: cfg.Auth.LockoutDuration, AdminPasswordMaxAge: cfg.Auth.AdminPasswordMaxAge,
+		RequireTOTPForAdmins: cfg.Auth.RequireTOTPForAdmins, TOTPIssuer: "Vigil " + cfg.Site.Name,
+		SessionIdle: cfg.Auth.SessionIdle, SessionMax: cfg.Auth.SessionMax,
+		StreamKey: streamKey, StreamTokenTTL: cfg.Auth.StreamTokenTTL, Argon2: opt.Argon2,
+	})
+	a.Access = access.NewStore(a.DB, a.Audit)
+	a.Registry = registry.New(a.DB, a.Audit, a.Sealer)
+	a.Metrics = prometheus.NewRegistry()
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	a.authz = newLiveAuthorizer(a)
+	hub, err := media.New(media.Config{RTSPAddr: cfg.RTSP.Listen}, sourceResolver{a.Registry}, a.authz, log.With("room", "media"), a.Metrics)
+	if err != nil {
+		a.DB.Close()
+		return nil, err
+	}
+	a.Hub = hub
+	a.WebRTC, err = webrtc.New(hub, webrtc.Config{Logger: log.With("room", "webrtc")})
+	if err != nil {
+		a.DB.Close()
+		return nil, err
+	}
+	a.HLS = hls.New(hub, hls.Options{Authorizer: a.authz, Logger: log.With("room", "hls")})
+	return a, nil
+}
+
+// Serve starts the listeners and background work; it returns once they are
+// listening. Stop with Close.
+func (a *App) Serve(ctx context.Context) error {
+	ctx, a.cancel = context.WithCancel(ctx)
+	if err := a.Hub.Start(ctx); err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	a.authz.start(ctx)
+	a.wg.Add(2)
+	go func() { defer a.wg.Done(); _ = a.Auth.Run(ctx) }()
+	go func() { defer a.wg.Done(); a.checkpointLoop(ctx) }()
+
+	api := httpapi.New(httpapi.Deps{
+		Cfg: a.Cfg, Log: a.Log, DB: a.DB, Audit: a.Audit, Auth: a.Auth, Access: a.Access,
+		Registry: a.Registry, Hub: a.Hub, Metrics: a.Metrics, ReloadMedia: a.ReloadMedia,
+		Mounts: map[string]http.Handler{
+			"/whep/":   a.WebRTC,
+			"/hls/":    a.HLS,
+			"/player/": http.StripPrefix("/player", player.Handler()),
+		},
+	})
+	ln, err := net.Listen("tcp", a.Cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen: %w", err)
+	}
+	a.httpLn = ln
+	a.httpSrv = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	tlsCfg, err := a.tlsConfig()
+	if err != nil {
+		return err
+	}
+	if tlsCfg != nil {
+		a.httpSrv.TLSConfig = tlsCfg
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.Log.Error("http server stopped", "err", err)
+		}
+	}()
+	a.Log.Info("site serving", "site", a.Cfg.Site.ID, "tier", a.Cfg.Site.Tier, "http", a.URL(), "rtsp", a.Hub.RTSPAddr())
+	return nil
+}
+
+func (a *App) tlsConfig() (*tls.Config, error) {
+	switch {
+	case a.Cfg.HTTP.TLSCert != "":
+		c, err := tls.LoadX509KeyPair(a.Cfg.HTTP.TLSCert, a.Cfg.HTTP.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("config: http.tls_cert: %w", err)
+		}
+		return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}, nil
+	case a.Cfg.HTTP.SelfSigned:
+		c, err := httpapi.SelfSignedCert(a.Cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}, nil
+	}
+	return nil, nil
+}
+
+// URL is the base URL of the HTTP listener.
+func (a *App) URL() string {
+	scheme := "http"
+	if a.Cfg.HTTP.TLSCert != "" || a.Cfg.HTTP.SelfSigned {
+		scheme = "https"
+	}
+	addr := a.Cfg.HTTP.Listen
+	if a.httpLn != nil {
+		addr = a.httpLn.Addr().String()
+	}
+	return scheme + "://" + addr
+}
+
+// ReloadMedia tells the hub the registry changed.
+func (a *App) ReloadMedia(ctx context.Context) {
+	if err := a.Hub.Reload(ctx); err != nil {
+		a.Log.Warn("media reload failed", "err", err)
+	}
+}
+
+func (a *App) checkpointLoop(ctx context.Context) {
+	t := time.NewTicker(a.Cfg.Audit.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, _, err := a.Audit.Checkpoint(ctx, a.DB); err != nil && !errors.Is(err, context.Canceled) {
+				a.Log.Warn("audit checkpoint failed", "err", err)
+			}
+		}
+	}
+}
+
+// Close stops everything and closes the database.
+func (a *App) Close() {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	if a.httpSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = a.httpSrv.Shutdown(sctx)
+		cancel()
+	}
+	if a.Hub != nil {
+		a.Hub.Close()
+	}
+	a.wg.Wait()
+	// A last checkpoint so a clean stop leaves a signed head.
+	if a.DB != nil {
+		_, _, _ = a.Audit.Checkpoint(context.Background(), a.DB)
+		a.DB.Close()
+	}
+}
+
+type sourceResolver struct{ reg *registry.Service }
+
+func (s sourceResolver) Sources(ctx context.Context) ([]media.Source, error) {
+	ss, err := s.reg.StreamSources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]media.Source, 0, len(ss))
+	for _, x := range ss {
+		out = append(out, media.Source{
+			CameraID: x.CameraID, MainURL: x.MainURL, SubURL: x.SubURL,
+			Transport: media.Transport(x.Transport), OnDemand: x.OnDemand, Push: x.Push,
+		})
+	}
+	return out, nil
+}
