@@ -50,16 +50,20 @@ type App struct {
 	WebRTC   *webrtc.Server
 	HLS      *hls.Server
 
-	httpLn  net.Listener
-	httpSrv *http.Server
-	wg      sync.WaitGroup
-	cancel  context.CancelFunc
+	borrowedDB bool
+	httpLn     net.Listener
+	httpSrv    *http.Server
+	wg         sync.WaitGroup
+	cancel     context.CancelFunc
 }
 
 // Options adjust Open for tests and the demo.
 type Options struct {
 	// Argon2 overrides the password-hash cost (tests use auth.TestArgon2).
 	Argon2 auth.Argon2Params
+	// DB, when set, is used instead of opening cfg.Database (tests hand in a
+	// migrated database on either engine). Close does not close it.
+	DB *store.DB
 }
 
 // Open opens the database (migrating it), the keys and every room.
@@ -76,8 +80,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options)
 	if a.SiteKey, a.KeyID, err = secrets.SiteKey(a.Sealer, cfg.DataDir); err != nil {
 		return nil, err
 	}
-	a.DB, err = store.Open(ctx, store.Options{DSN: cfg.Database.DSN, SQLitePath: cfg.SQLitePath(), Logger: log})
-	if err != nil {
+	if opt.DB != nil {
+		a.DB, a.borrowedDB = opt.DB, true
+	} else if a.DB, err = store.Open(ctx, store.Options{DSN: cfg.Database.DSN, SQLitePath: cfg.SQLitePath(), Logger: log}); err != nil {
 		return nil, err
 	}
 	a.Audit = audit.New(audit.Options{
@@ -236,7 +241,9 @@ func (a *App) Close() {
 	// A last checkpoint so a clean stop leaves a signed head.
 	if a.DB != nil {
 		_, _, _ = a.Audit.Checkpoint(context.Background(), a.DB)
-		a.DB.Close()
+		if !a.borrowedDB {
+			a.DB.Close()
+		}
 	}
 }
 

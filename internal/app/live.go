@@ -246,4 +246,3 @@ func (l *liveAuthorizer) auditLive(ctx context.Context, action, userID, username
 		l.a.Log.Error("audit append failed", "action", action, "err", err)
 	}
 }
-

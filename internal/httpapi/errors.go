@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -100,6 +101,10 @@ func installErrorModel() {
 				det := ed.ErrorDetail()
 				d.Field = cleanLocation(det.Location)
 				d.Message = det.Message
+				if m := requiredProp.FindStringSubmatch(det.Message); m != nil {
+					d.Field = strings.TrimPrefix(d.Field+"."+m[1], ".")
+					d.Code = "required"
+				}
 				if strings.Contains(det.Message, "unexpected property") {
 					d.Code = "unknown_field"
 				}
@@ -121,6 +126,8 @@ func installErrorModel() {
 		return out
 	}
 }
+
+var requiredProp = regexp.MustCompile(`required property (\w+)`)
 
 // cleanLocation turns huma's "body.main_url" into "main_url".
 func cleanLocation(loc string) string {

@@ -70,7 +70,7 @@ func (s *Server) routesUsers() {
 	type userIn struct {
 		Body struct {
 			Username        string   `json:"username" minLength:"1" maxLength:"64"`
-			DisplayName     string   `json:"display_name" maxLength:"200"`
+			DisplayName     string   `json:"display_name,omitempty" maxLength:"200"`
 			OrgID           string   `json:"org_id" minLength:"1" maxLength:"64"`
 			Roles           []string `json:"roles" minItems:"1" maxItems:"4"`
 			InitialPassword string   `json:"initial_password" minLength:"1" maxLength:"256" doc:"must be changed at first login"`
@@ -93,7 +93,7 @@ func (s *Server) routesUsers() {
 			return &struct{ Body *auth.User }{u}, nil
 		})
 	huma.Register(s.api, op(http.MethodGet, "/api/v1/users/{id}", "get-user", "Get an account", "users"),
-		func(ctx context.Context, in *idPath) (*struct{ Body *auth.User }, error) {
+		func(ctx context.Context, in *IDPath) (*struct{ Body *auth.User }, error) {
 			c, err := s.who(ctx, false)
 			if err != nil {
 				return nil, err
@@ -110,7 +110,7 @@ func (s *Server) routesUsers() {
 	} {
 		act := act
 		huma.Register(s.api, withStatus(op(http.MethodPost, "/api/v1/users/{id}/"+act.path, act.id, act.summary, "users"), 204),
-			func(ctx context.Context, in *idPath) (*struct{}, error) {
+			func(ctx context.Context, in *IDPath) (*struct{}, error) {
 				c, err := s.who(ctx, false)
 				if err != nil {
 					return nil, err
@@ -128,7 +128,7 @@ func (s *Server) routesUsers() {
 	}
 	huma.Register(s.api, withStatus(op(http.MethodPost, "/api/v1/users/{id}/password", "reset-password", "Set a new initial password (the user must change it)", "users"), 204),
 		func(ctx context.Context, in *struct {
-			idPath
+			IDPath
 			Body struct {
 				Password string `json:"password" minLength:"1" maxLength:"256"`
 			}
@@ -144,7 +144,7 @@ func (s *Server) routesUsers() {
 		})
 	huma.Register(s.api, op(http.MethodPut, "/api/v1/users/{id}/roles", "set-roles", "Replace an account's roles", "users"),
 		func(ctx context.Context, in *struct {
-			idPath
+			IDPath
 			Body struct {
 				Roles []string `json:"roles" minItems:"1" maxItems:"4"`
 			}
@@ -296,7 +296,7 @@ func (s *Server) routesAccess() {
 		})
 	huma.Register(s.api, op(http.MethodDelete, "/api/v1/grants/{id}", "revoke-grant", "Revoke a grant (ends live sessions that rest on it)", "access"),
 		func(ctx context.Context, in *struct {
-			idPath
+			IDPath
 			Reason string `query:"reason" maxLength:"500"`
 		}) (*struct{ Body access.Grant }, error) {
 			c, err := s.who(ctx, false)

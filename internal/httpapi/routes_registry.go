@@ -3,24 +3,26 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/vigil-vms/vigil/internal/access"
+	"github.com/vigil-vms/vigil/internal/i18n"
 	"github.com/vigil-vms/vigil/internal/registry"
 )
 
-type idPath struct {
+type IDPath struct {
 	ID string `path:"id" maxLength:"64"`
 }
 
-type versionQuery struct {
+type VersionQuery struct {
 	Version int64 `query:"version" doc:"the version read; a stale one is refused with 409 version_conflict"`
 }
 
-type pageQuery struct {
+type PageQuery struct {
 	Q      string `query:"q" maxLength:"200" doc:"search words; case and Vietnamese diacritics are ignored"`
 	Limit  int    `query:"limit" minimum:"0" maximum:"500" default:"50"`
 	Offset int    `query:"offset" minimum:"0" maximum:"1000000"`
@@ -66,7 +68,7 @@ func (s *Server) routesRegistry() {
 	// of the console), changed by the registry managers.
 	huma.Register(s.api, op(http.MethodGet, "/api/v1/organisations", "list-organisations", "List organisations", "registry"),
 		func(ctx context.Context, in *struct {
-			pageQuery
+			PageQuery
 			Kind string `query:"kind" maxLength:"32"`
 		}) (*struct{ Body registry.OrgPage }, error) {
 			if _, err := s.who(ctx, false); err != nil {
@@ -79,7 +81,7 @@ func (s *Server) routesRegistry() {
 			return &struct{ Body registry.OrgPage }{p}, nil
 		})
 	huma.Register(s.api, op(http.MethodGet, "/api/v1/organisations/{id}", "get-organisation", "Get an organisation", "registry"),
-		func(ctx context.Context, in *idPath) (*struct{ Body registry.Organisation }, error) {
+		func(ctx context.Context, in *IDPath) (*struct{ Body registry.Organisation }, error) {
 			if _, err := s.who(ctx, false); err != nil {
 				return nil, err
 			}
@@ -106,7 +108,7 @@ func (s *Server) routesRegistry() {
 		})
 	huma.Register(s.api, op(http.MethodPut, "/api/v1/organisations/{id}", "update-organisation", "Replace an organisation", "registry"),
 		func(ctx context.Context, in *struct {
-			idPath
+			IDPath
 			Body orgBody
 		}) (*struct{ Body registry.Organisation }, error) {
 			c, err := s.who(ctx, false)
@@ -123,7 +125,7 @@ func (s *Server) routesRegistry() {
 			return &struct{ Body registry.Organisation }{o}, nil
 		})
 	huma.Register(s.api, withStatus(op(http.MethodDelete, "/api/v1/organisations/{id}", "delete-organisation", "Delete an organisation", "registry"), 204),
-		func(ctx context.Context, in *idPath) (*struct{}, error) {
+		func(ctx context.Context, in *IDPath) (*struct{}, error) {
 			c, err := s.who(ctx, false)
 			if err != nil {
 				return nil, err
@@ -136,7 +138,7 @@ func (s *Server) routesRegistry() {
 
 	huma.Register(s.api, op(http.MethodGet, "/api/v1/systems", "list-systems", "List camera systems", "registry"),
 		func(ctx context.Context, in *struct {
-			pageQuery
+			PageQuery
 			Tier  int    `query:"tier" minimum:"0" maximum:"3"`
 			OrgID string `query:"org_id" maxLength:"64"`
 		}) (*struct{ Body registry.SystemPage }, error) {
@@ -150,7 +152,7 @@ func (s *Server) routesRegistry() {
 			return &struct{ Body registry.SystemPage }{p}, nil
 		})
 	huma.Register(s.api, op(http.MethodGet, "/api/v1/systems/{id}", "get-system", "Get a camera system", "registry"),
-		func(ctx context.Context, in *idPath) (*struct{ Body registry.System }, error) {
+		func(ctx context.Context, in *IDPath) (*struct{ Body registry.System }, error) {
 			if _, err := s.who(ctx, false); err != nil {
 				return nil, err
 			}
@@ -177,7 +179,7 @@ func (s *Server) routesRegistry() {
 		})
 	huma.Register(s.api, op(http.MethodPut, "/api/v1/systems/{id}", "update-system", "Replace a camera system", "registry"),
 		func(ctx context.Context, in *struct {
-			idPath
+			IDPath
 			Body systemBody
 		}) (*struct{ Body registry.System }, error) {
 			c, err := s.who(ctx, false)
@@ -194,7 +196,7 @@ func (s *Server) routesRegistry() {
 			return &struct{ Body registry.System }{o}, nil
 		})
 	huma.Register(s.api, withStatus(op(http.MethodDelete, "/api/v1/systems/{id}", "delete-system", "Delete a camera system", "registry"), 204),
-		func(ctx context.Context, in *idPath) (*struct{}, error) {
+		func(ctx context.Context, in *IDPath) (*struct{}, error) {
 			c, err := s.who(ctx, false)
 			if err != nil {
 				return nil, err
@@ -207,7 +209,7 @@ func (s *Server) routesRegistry() {
 
 	// Cameras: the list is scoped in SQL by the caller's view-live rights.
 	type cameraListIn struct {
-		pageQuery
+		PageQuery
 		SystemID   string `query:"system_id" maxLength:"64"`
 		Area       string `query:"area" maxLength:"32"`
 		Kind       string `query:"kind" maxLength:"32"`
@@ -233,7 +235,7 @@ func (s *Server) routesRegistry() {
 			return &struct{ Body registry.CameraPage }{p}, nil
 		})
 	huma.Register(s.api, op(http.MethodGet, "/api/v1/cameras/{id}", "get-camera", "Get a camera", "registry"),
-		func(ctx context.Context, in *idPath) (*struct{ Body registry.Camera }, error) {
+		func(ctx context.Context, in *IDPath) (*struct{ Body registry.Camera }, error) {
 			c, err := s.who(ctx, false)
 			if err != nil {
 				return nil, err
@@ -252,7 +254,7 @@ func (s *Server) routesRegistry() {
 	}
 	huma.Register(s.api, op(http.MethodGet, "/api/v1/cameras/{id}/decision", "camera-decision", "May I do this action on this camera, and why", "access"),
 		func(ctx context.Context, in *struct {
-			idPath
+			IDPath
 			Action string `query:"action" enum:"view-live,playback,export,ptz,manage" required:"true"`
 		}) (*decisionOut, error) {
 			c, err := s.who(ctx, false)
@@ -288,8 +290,8 @@ func (s *Server) routesRegistry() {
 		})
 	huma.Register(s.api, op(http.MethodPut, "/api/v1/cameras/{id}", "update-camera", "Replace a camera (credentials kept unless given or cleared)", "registry"),
 		func(ctx context.Context, in *struct {
-			idPath
-			versionQuery
+			IDPath
+			VersionQuery
 			Body registry.CameraInput
 		}) (*struct{ Body registry.Camera }, error) {
 			c, err := s.who(ctx, false)
@@ -313,7 +315,7 @@ func (s *Server) routesRegistry() {
 			return &struct{ Body registry.Camera }{cam}, nil
 		})
 	huma.Register(s.api, withStatus(op(http.MethodDelete, "/api/v1/cameras/{id}", "delete-camera", "Remove a camera", "registry"), 204),
-		func(ctx context.Context, in *idPath) (*struct{}, error) {
+		func(ctx context.Context, in *IDPath) (*struct{}, error) {
 			c, err := s.who(ctx, false)
 			if err != nil {
 				return nil, err
@@ -368,8 +370,12 @@ func (s *Server) routesRegistry() {
 func (s *Server) manageSystem(ctx context.Context, c *caller, systemID, object string) error {
 	sys, err := s.Registry.GetSystem(ctx, systemID)
 	if err != nil {
+		if c.subj.Highest && errors.Is(err, registry.ErrNotFound) {
+			// Only those who may know which systems exist are told.
+			return ErrMsg(http.StatusUnprocessableEntity, "invalid_input", "system_id", i18n.Text(c.lang, "invalid_input")+": no such system")
+		}
 		if c.subj.Highest {
-			return s.roomErr(ctx, err) // 404 names the system for those who may know
+			return s.roomErr(ctx, err)
 		}
 		return s.deny(ctx, c, access.Manage, object, access.Decision{Reason: "no_rule"})
 	}

@@ -69,7 +69,7 @@ func TestKeyFilePersistsAndSiteKey(t *testing.T) {
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"rtsp://admin:hunter2@10.0.0.5:554/Streaming/Channels/101": "rtsp://%2A%2A%2A@10.0.0.5:554/Streaming/Channels/101",
-		"rtsp://10.0.0.5/live?token=abc":                          "rtsp://10.0.0.5/live?token=%2A%2A%2A",
+		"rtsp://10.0.0.5/live?token=abc":                           "rtsp://10.0.0.5/live?token=%2A%2A%2A",
 		"::bad":                                                    "<invalid url>",
 	} {
 		got := RedactURL(in)

@@ -169,7 +169,6 @@ func (db *DB) provider() (*goose.Provider, error) {
 // Close closes the handle.
 func (db *DB) Close() error { return db.SQL.Close() }
 
-
 // Rebind turns `?` placeholders into `$1…` for PostgreSQL. Question marks
 // inside single-quoted literals are left alone.
 func Rebind(e Engine, q string) string {
