@@ -2,6 +2,10 @@
 -- Times are BIGINT unix milliseconds UTC; sets (purposes, kinds, areas) are
 -- BIGINT bit masks so the access scoping can be one SQL expression on both
 -- engines (see internal/registry/enums.go for the bit of each value).
+-- search_text holds the name/id/address folded by registry.Fold (lower case,
+-- Vietnamese diacritics removed, đ→d) so one LIKE serves both engines.
+-- version is the optimistic-concurrency counter: an update names the version
+-- it read and loses (409) if someone else wrote in between.
 
 -- +goose Up
 CREATE TABLE organisations (
@@ -13,10 +17,12 @@ CREATE TABLE organisations (
     area_limit         BIGINT NOT NULL DEFAULT 0,
     cleared_classified BOOLEAN NOT NULL DEFAULT FALSE,
     search_text        TEXT NOT NULL DEFAULT '',
+    version            BIGINT NOT NULL DEFAULT 1,
     created_at         BIGINT NOT NULL,
     updated_at         BIGINT NOT NULL
 );
 CREATE INDEX organisations_kind ON organisations(kind);
+CREATE INDEX organisations_parent ON organisations(parent_id);
 
 CREATE TABLE systems (
     id               TEXT PRIMARY KEY,
@@ -27,6 +33,7 @@ CREATE TABLE systems (
     site_id          TEXT NOT NULL,
     public_sharing   BOOLEAN NOT NULL DEFAULT FALSE,
     search_text      TEXT NOT NULL DEFAULT '',
+    version          BIGINT NOT NULL DEFAULT 1,
     created_at       BIGINT NOT NULL,
     updated_at       BIGINT NOT NULL
 );
@@ -70,7 +77,12 @@ CREATE TABLE cameras (
 );
 CREATE INDEX cameras_system ON cameras(system_id);
 CREATE INDEX cameras_purposes ON cameras(purposes);
-CREATE INDEX cameras_name ON cameras(name);
+-- Lists are ordered by (name, id) and paged; the filters below are the
+-- common ones of the console tree and the public endpoint.
+CREATE INDEX cameras_name ON cameras(name, id);
+CREATE INDEX cameras_area ON cameras(area_bit);
+CREATE INDEX cameras_admin_unit ON cameras(admin_unit);
+CREATE INDEX cameras_public ON cameras(public);
 
 -- +goose Down
 DROP TABLE cameras;

@@ -1,0 +1,6 @@
+package registry
+
+import "time"
+
+// SetClock lets tests move time forward without sleeping.
+func SetClock(s *Service, now func() time.Time) { s.now = now }
