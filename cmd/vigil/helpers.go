@@ -3,11 +3,10 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
-	"math/big"
 
 	"github.com/vigil-vms/vigil/internal/app"
+	"github.com/vigil-vms/vigil/internal/auth"
 	"github.com/vigil-vms/vigil/internal/registry"
 )
 
@@ -29,16 +28,5 @@ func ensureHighestOrg(ctx context.Context, a *app.App) error {
 	return err
 }
 
-// oneTimePassword meets the 724 baseline (upper, lower, digit, symbol).
-func oneTimePassword() string {
-	const lower, upper, digits, symbols = "abcdefghijkmnopqrstuvwxyz", "ABCDEFGHJKLMNPQRSTUVWXYZ", "23456789", "!@#%&*-_+="
-	pick := func(set string) byte {
-		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(set))))
-		return set[n.Int64()]
-	}
-	out := []byte{pick(upper), pick(lower), pick(digits), pick(symbols)}
-	for len(out) < 16 {
-		out = append(out, pick(lower+upper+digits))
-	}
-	return string(out)
-}
+// oneTimePassword is printed once and must be changed at first login.
+func oneTimePassword() string { return auth.GeneratePassword(16) }

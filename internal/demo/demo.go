@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"os"
 	"path/filepath"
 
@@ -126,7 +125,7 @@ func Run(ctx context.Context, opt Options, log *slog.Logger) (*app.App, *sim.Sim
 	for i, c := range cameras {
 		specs = append(specs, sim.CameraSpec{ID: c.in.ID, Codec: c.codec, Audio: i == 0})
 	}
-	sm, err := sim.Start(ctx, sim.Config{Addr: opt.SimAddr, User: "camera", Pass: "sim-" + c8(), Cameras: specs, Logger: log.With("room", "sim")})
+	sm, err := sim.Start(ctx, sim.Config{Addr: opt.SimAddr, User: "camera", Pass: "sim-" + rand.Text()[:12], Cameras: specs, Logger: log.With("room", "sim")})
 	if err != nil {
 		return nil, nil, Info{}, fmt.Errorf("simulated cameras: %w", err)
 	}
@@ -214,7 +213,7 @@ func seed(ctx context.Context, a *app.App, sm *sim.Sim, dataDir string) (Info, e
 			}
 			continue
 		}
-		initial, final := password(), password()
+		initial, final := auth.GeneratePassword(14), auth.GeneratePassword(14)
 		if existing, err := a.Auth.GetByUsername(ctx, u.username); err == nil {
 			if err := a.Auth.SetPassword(ctx, sysAuth, existing.ID, initial); err != nil {
 				return info, err
@@ -244,28 +243,4 @@ func seed(ctx context.Context, a *app.App, sm *sim.Sim, dataDir string) (Info, e
 		return info, err
 	}
 	return info, nil
-}
-
-// password makes a random password that meets the 724 baseline.
-func password() string {
-	const lower, upper, digits, symbols = "abcdefghijkmnopqrstuvwxyz", "ABCDEFGHJKLMNPQRSTUVWXYZ", "23456789", "!@#%&*-_+="
-	out := []byte{pick(upper), pick(lower), pick(digits), pick(symbols)}
-	all := lower + upper + digits
-	for len(out) < 14 {
-		out = append(out, pick(all))
-	}
-	return string(out)
-}
-
-func pick(set string) byte {
-	n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(set))))
-	return set[n.Int64()]
-}
-
-func c8() string {
-	b := make([]byte, 8)
-	for i := range b {
-		b[i] = pick("abcdefghijklmnopqrstuvwxyz0123456789")
-	}
-	return string(b)
 }
