@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vigil-vms/vigil/internal/media"
+	"github.com/vigil-vms/vigil/internal/media/httpread"
 	"github.com/vigil-vms/vigil/internal/sim"
 )
 
@@ -184,7 +185,7 @@ func TestBadTokenNoMedia(t *testing.T) {
 	base := r.http.URL + "/hls/cam264/main/"
 	for i := 0; i < 5; i++ {
 		code, h, body := get(t, base+"index.m3u8?token=wrong")
-		var e apiError
+		var e httpread.Error
 		_ = json.Unmarshal(body, &e)
 		if code != http.StatusForbidden || e.Code != "forbidden" || strings.Contains(h.Get("Content-Type"), "mpegurl") {
 			t.Fatalf("bad token: %d %q %s", code, h.Get("Content-Type"), body)

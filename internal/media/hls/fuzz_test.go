@@ -1,7 +1,6 @@
 package hls
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 
@@ -25,31 +24,6 @@ func FuzzParsePath(f *testing.F) {
 		}
 		if strings.ContainsAny(file, "/\\\x00") {
 			t.Fatalf("file %q", file)
-		}
-	})
-}
-
-func FuzzToken(f *testing.F) {
-	f.Add("Bearer abc", "")
-	f.Add("", "tok")
-	f.Add("Basic Zm9v", "z")
-	f.Fuzz(func(t *testing.T, auth, query string) {
-		r, err := http.NewRequest(http.MethodGet, "http://x/hls/c/main/index.m3u8", nil)
-		if err != nil {
-			t.Skip()
-		}
-		q := r.URL.Query()
-		q.Set("token", query)
-		r.URL.RawQuery = q.Encode()
-		if auth != "" {
-			r.Header["Authorization"] = []string{auth}
-		}
-		tok := Token(r)
-		if auth == "" && tok != query {
-			t.Fatalf("query token lost: %q", tok)
-		}
-		if auth != "" && tok != "" && !strings.Contains(auth, tok) {
-			t.Fatalf("token %q not from header %q", tok, auth)
 		}
 	})
 }

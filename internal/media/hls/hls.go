@@ -21,7 +21,6 @@ package hls
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -31,6 +30,7 @@ import (
 	"time"
 
 	"github.com/vigil-vms/vigil/internal/media"
+	"github.com/vigil-vms/vigil/internal/media/httpread"
 )
 
 // Options tunes the server. Zero values get the defaults noted.
@@ -173,18 +173,6 @@ func (s *Server) Stats() Stats {
 	return Stats{Muxers: len(s.muxers), Viewers: len(s.viewers)}
 }
 
-type apiError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(apiError{Code: code, Message: msg})
-}
-
 // ParsePath takes {camera}/{variant}/{file} from the end of p. File names are
 // the muxer's own (index.m3u8, video1_stream.m3u8, <prefix>_video1_init.mp4,
 // …_seg7.mp4, …_part3.mp4); anything else is refused before reaching it.
@@ -213,19 +201,6 @@ func ParsePath(p string) (camera string, variant media.Variant, file string, ok 
 	return camera, media.Variant(v), file, true
 }
 
-// Token returns the bearer token: Authorization header first, then ?token=
-// (players such as Safari's native HLS cannot set headers, and the muxer
-// copies the query into every URI it lists, so the token follows).
-func Token(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			return strings.TrimSpace(h[7:])
-		}
-		return ""
-	}
-	return r.URL.Query().Get("token")
-}
-
 // ServeHTTP serves operator viewers, authorized through Options.Authorizer
 // with the per-(token, camera) viewer cache.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -243,18 +218,9 @@ func (s *Server) Handler(auth AuthorizeFunc) http.Handler {
 }
 
 func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return
-	}
-	for _, o := range s.opts.AllowedOrigins {
-		if o == "*" || strings.EqualFold(o, origin) {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Add("Vary", "Origin")
-			w.Header().Set("Access-Control-Allow-Headers", "Authorization")
-			w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-			return
-		}
+	if httpread.AllowOrigin(w, r, s.opts.AllowedOrigins) {
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization")
+		w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
 	}
 }
 
@@ -266,12 +232,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, auth AuthorizeFun
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" not allowed")
+		httpread.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" not allowed")
 		return
 	}
 	camera, variant, _, ok := ParsePath(r.URL.Path)
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "expected /hls/{camera}/{main|sub}/index.m3u8")
+		httpread.WriteError(w, http.StatusNotFound, "not_found", "expected /hls/{camera}/{main|sub}/index.m3u8")
 		return
 	}
 
@@ -280,7 +246,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, auth AuthorizeFun
 	if auth != nil {
 		err = auth(r, camera, variant)
 		if err != nil && !errors.Is(err, media.ErrDenied) {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "Cần token truy cập. Authorization required.")
+			httpread.WriteError(w, http.StatusUnauthorized, "unauthorized", "Cần token truy cập. Authorization required.")
 			return
 		}
 	} else {
@@ -296,15 +262,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, auth AuthorizeFun
 	if err != nil {
 		if errors.Is(err, errNoToken) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "Cần token truy cập. A bearer token is required.")
+			httpread.WriteError(w, http.StatusUnauthorized, "unauthorized", "Cần token truy cập. A bearer token is required.")
 			return
 		}
 		if errors.Is(err, media.ErrDenied) {
-			writeError(w, http.StatusForbidden, "forbidden", "Không có quyền xem camera này. Access to this camera is denied.")
+			httpread.WriteError(w, http.StatusForbidden, "forbidden", "Không có quyền xem camera này. Access to this camera is denied.")
 			return
 		}
 		s.log.Warn("hls authorize failed", "camera", camera, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "auth_unavailable", "Authorization service unavailable")
+		httpread.WriteError(w, http.StatusServiceUnavailable, "auth_unavailable", "Authorization service unavailable")
 		return
 	}
 
@@ -331,7 +297,7 @@ func (s *Server) authorizeViewer(r *http.Request, camera string, v media.Variant
 	if s.opts.Authorizer == nil {
 		return nil, media.ErrDenied
 	}
-	token := Token(r)
+	token := httpread.Token(r)
 	if token == "" {
 		return nil, errNoToken
 	}
@@ -494,15 +460,15 @@ func (s *Server) janitor() {
 func (s *Server) openError(w http.ResponseWriter, camera string, v media.Variant, err error) {
 	switch {
 	case errors.Is(err, media.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", "Không có camera này. No such camera.")
+		httpread.WriteError(w, http.StatusNotFound, "not_found", "Không có camera này. No such camera.")
 	case errors.Is(err, errCodec):
-		writeError(w, http.StatusUnsupportedMediaType, "codec_unsupported", err.Error())
+		httpread.WriteError(w, http.StatusUnsupportedMediaType, "codec_unsupported", err.Error())
 	case errors.Is(err, context.Canceled):
 		// the client went away; nobody reads this
 		w.WriteHeader(499)
 	default:
 		s.log.Warn("hls stream unavailable", "camera", camera, "variant", v, "err", err)
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "stream_unavailable", "Không mở được luồng camera. The camera stream is unavailable.")
+		httpread.WriteError(w, http.StatusServiceUnavailable, "stream_unavailable", "Không mở được luồng camera. The camera stream is unavailable.")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	pwebrtc "github.com/pion/webrtc/v4"
 
 	"github.com/vigil-vms/vigil/internal/media"
+	"github.com/vigil-vms/vigil/internal/media/httpread"
 	"github.com/vigil-vms/vigil/internal/sim"
 	"github.com/vigil-vms/vigil/internal/web/player"
 )
@@ -114,7 +115,7 @@ func TestBadTokenForbidden(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Fatalf("status %d, want 403", res.StatusCode)
 	}
-	var e apiError
+	var e httpread.Error
 	if err := json.NewDecoder(res.Body).Decode(&e); err != nil || e.Code != "forbidden" {
 		t.Fatalf("body %+v err %v", e, err)
 	}
@@ -203,7 +204,7 @@ func TestH265Unsupported(t *testing.T) {
 	if c != nil {
 		t.Fatal("H.265 stream accepted for WebRTC")
 	}
-	var e apiError
+	var e httpread.Error
 	_ = json.NewDecoder(res.Body).Decode(&e)
 	if res.StatusCode != http.StatusUnsupportedMediaType || e.Code != "codec_unsupported" {
 		t.Fatalf("status %d body %+v", res.StatusCode, e)

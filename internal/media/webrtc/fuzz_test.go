@@ -1,7 +1,6 @@
 package webrtc
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 
@@ -42,32 +41,6 @@ func FuzzParseSDPFrag(f *testing.F) {
 			if !strings.HasPrefix(c.Candidate, "candidate:") || strings.ContainsAny(c.Candidate, "\r\n") {
 				t.Fatalf("bad candidate %q", c.Candidate)
 			}
-		}
-	})
-}
-
-func FuzzToken(f *testing.F) {
-	f.Add("Bearer abc", "")
-	f.Add("", "tok")
-	f.Add("bearer   x  ", "y")
-	f.Add("Basic Zm9v", "z")
-	f.Fuzz(func(t *testing.T, auth, query string) {
-		r, err := http.NewRequest(http.MethodPost, "http://x/whep/c/main", nil)
-		if err != nil {
-			t.Skip()
-		}
-		q := r.URL.Query()
-		q.Set("token", query)
-		r.URL.RawQuery = q.Encode()
-		if auth != "" {
-			r.Header["Authorization"] = []string{auth}
-		}
-		tok := Token(r)
-		if auth == "" && tok != query {
-			t.Fatalf("query token lost: %q", tok)
-		}
-		if auth != "" && tok != "" && !strings.Contains(auth, tok) {
-			t.Fatalf("token %q not from header %q", tok, auth)
 		}
 	})
 }

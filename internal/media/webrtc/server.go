@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +29,7 @@ import (
 	pwebrtc "github.com/pion/webrtc/v4"
 
 	"github.com/vigil-vms/vigil/internal/media"
+	"github.com/vigil-vms/vigil/internal/media/httpread"
 )
 
 // ICEServer is a STUN or TURN server handed to peers; real deployments behind
@@ -218,35 +218,13 @@ func (s *Server) Close() {
 	}
 }
 
-// apiError is the JSON error body shared by all Vigil HTTP endpoints.
-type apiError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(apiError{Code: code, Message: msg})
-}
-
 func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return
-	}
-	for _, o := range s.cfg.AllowedOrigins {
-		if o == "*" || strings.EqualFold(o, origin) {
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Allow-Methods", "OPTIONS, POST, PATCH, DELETE")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
-			h.Set("Access-Control-Expose-Headers", "Location, Link, ETag, X-Vigil-Variant, X-Vigil-Audio")
-			h.Set("Access-Control-Max-Age", "600")
-			return
-		}
+	if httpread.AllowOrigin(w, r, s.cfg.AllowedOrigins) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Methods", "OPTIONS, POST, PATCH, DELETE")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+		h.Set("Access-Control-Expose-Headers", "Location, Link, ETag, X-Vigil-Variant, X-Vigil-Audio")
+		h.Set("Access-Control-Max-Age", "600")
 	}
 }
 
@@ -255,7 +233,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cors(w, r)
 	camera, variant, sessionID, ok := ParsePath(r.URL.Path)
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "expected /whep/{camera}/{main|sub}")
+		httpread.WriteError(w, http.StatusNotFound, "not_found", "expected /whep/{camera}/{main|sub}")
 		return
 	}
 	switch {
@@ -268,7 +246,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodDelete && sessionID != "":
 		ss := s.lookup(camera, variant, sessionID)
 		if ss == nil {
-			writeError(w, http.StatusNotFound, "not_found", "no such session")
+			httpread.WriteError(w, http.StatusNotFound, "not_found", "no such session")
 			return
 		}
 		ss.close("client deleted session")
@@ -277,7 +255,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handlePatch(w, r, camera, variant, sessionID)
 	default:
 		w.Header().Set("Allow", "OPTIONS, POST, PATCH, DELETE")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" not allowed here")
+		httpread.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" not allowed here")
 	}
 }
 
@@ -316,18 +294,6 @@ func ParsePath(p string) (camera string, variant media.Variant, session string, 
 		}
 	}
 	return camera, variant, session, true
-}
-
-// Token returns the bearer token of r: the Authorization header wins over the
-// ?token= query (which exists for players that cannot set headers).
-func Token(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			return strings.TrimSpace(h[7:])
-		}
-		return ""
-	}
-	return r.URL.Query().Get("token")
 }
 
 func (s *Server) linkICEServers(w http.ResponseWriter) {
@@ -369,28 +335,28 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request, camera stri
 		ct = ct[:i]
 	}
 	if !strings.EqualFold(strings.TrimSpace(ct), "application/sdp") {
-		writeError(w, http.StatusUnsupportedMediaType, "unsupported_content_type", "Content-Type must be application/sdp")
+		httpread.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_content_type", "Content-Type must be application/sdp")
 		return
 	}
-	token := Token(r)
+	token := httpread.Token(r)
 	if token == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
-		writeError(w, http.StatusUnauthorized, "unauthorized", "Cần token truy cập. A bearer token is required.")
+		httpread.WriteError(w, http.StatusUnauthorized, "unauthorized", "Cần token truy cập. A bearer token is required.")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10+1))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "cannot read offer")
+		httpread.WriteError(w, http.StatusBadRequest, "bad_request", "cannot read offer")
 		return
 	}
 	if len(body) > 64<<10 {
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "SDP offer larger than 64 KiB")
+		httpread.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "SDP offer larger than 64 KiB")
 		return
 	}
 	offer := string(body)
 	browserH264, err := offersH264(offer)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_sdp", "invalid SDP offer")
+		httpread.WriteError(w, http.StatusBadRequest, "bad_sdp", "invalid SDP offer")
 		return
 	}
 
@@ -400,7 +366,7 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request, camera stri
 	s.mu.Unlock()
 	if closed || full {
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "busy", "Máy chủ đang quá tải. Too many WebRTC sessions.")
+		httpread.WriteError(w, http.StatusServiceUnavailable, "busy", "Máy chủ đang quá tải. Too many WebRTC sessions.")
 		return
 	}
 
@@ -429,7 +395,7 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request, camera stri
 		p2 := pickTracks(h.Session())
 		if p2.video == nil {
 			h.Close()
-			writeError(w, http.StatusUnsupportedMediaType, "codec_unsupported", fmt.Sprintf(codecUnsupportedMsg, pick.videoCodec, pick.videoCodec))
+			httpread.WriteError(w, http.StatusUnsupportedMediaType, "codec_unsupported", fmt.Sprintf(codecUnsupportedMsg, pick.videoCodec, pick.videoCodec))
 			return
 		}
 		pick = p2
@@ -441,12 +407,12 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request, camera stri
 		if name == "" {
 			name = "this stream (no video)"
 		}
-		writeError(w, http.StatusUnsupportedMediaType, "codec_unsupported", fmt.Sprintf(codecUnsupportedMsg, name, name))
+		httpread.WriteError(w, http.StatusUnsupportedMediaType, "codec_unsupported", fmt.Sprintf(codecUnsupportedMsg, name, name))
 		return
 	}
 	if !browserH264 {
 		h.Close()
-		writeError(w, http.StatusUnsupportedMediaType, "codec_unsupported",
+		httpread.WriteError(w, http.StatusUnsupportedMediaType, "codec_unsupported",
 			"Trình duyệt không hỗ trợ H.264 qua WebRTC; hãy dùng LL-HLS. The browser did not offer H.264; use LL-HLS.")
 		return
 	}
@@ -458,7 +424,7 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request, camera stri
 	if err != nil {
 		ss.close("setup failed")
 		s.log.Warn("whep setup failed", "camera", camera, "variant", ss.variant, "remote", r.RemoteAddr, "err", err)
-		writeError(w, http.StatusBadRequest, "bad_sdp", "cannot negotiate: "+err.Error())
+		httpread.WriteError(w, http.StatusBadRequest, "bad_sdp", "cannot negotiate: "+err.Error())
 		return
 	}
 
@@ -466,7 +432,7 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request, camera stri
 	if s.closed {
 		s.mu.Unlock()
 		ss.close("server closing")
-		writeError(w, http.StatusServiceUnavailable, "busy", "server closing")
+		httpread.WriteError(w, http.StatusServiceUnavailable, "busy", "server closing")
 		return
 	}
 	s.sessions[ss.id] = ss
@@ -500,44 +466,44 @@ func (s *Server) openError(w http.ResponseWriter, camera string, v media.Variant
 	switch {
 	case errors.Is(err, media.ErrDenied):
 		s.log.Info("whep denied", "camera", camera, "variant", v)
-		writeError(w, http.StatusForbidden, "forbidden", "Không có quyền xem camera này. Access to this camera is denied.")
+		httpread.WriteError(w, http.StatusForbidden, "forbidden", "Không có quyền xem camera này. Access to this camera is denied.")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		writeError(w, http.StatusGatewayTimeout, "stream_timeout", "Camera chưa sẵn sàng. The camera stream did not start in time.")
+		httpread.WriteError(w, http.StatusGatewayTimeout, "stream_timeout", "Camera chưa sẵn sàng. The camera stream did not start in time.")
 	default:
 		s.log.Warn("whep open failed", "camera", camera, "variant", v, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "stream_unavailable", "Không mở được luồng camera. The camera stream is unavailable.")
+		httpread.WriteError(w, http.StatusServiceUnavailable, "stream_unavailable", "Không mở được luồng camera. The camera stream is unavailable.")
 	}
 }
 
 func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, camera string, v media.Variant, id string) {
 	ss := s.lookup(camera, v, id)
 	if ss == nil {
-		writeError(w, http.StatusNotFound, "not_found", "no such session")
+		httpread.WriteError(w, http.StatusNotFound, "not_found", "no such session")
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/trickle-ice-sdpfrag") {
-		writeError(w, http.StatusUnsupportedMediaType, "unsupported_content_type", "Content-Type must be application/trickle-ice-sdpfrag")
+		httpread.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_content_type", "Content-Type must be application/trickle-ice-sdpfrag")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<10))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "cannot read body")
+		httpread.WriteError(w, http.StatusBadRequest, "bad_request", "cannot read body")
 		return
 	}
 	frag, err := ParseSDPFrag(string(body))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_sdpfrag", err.Error())
+		httpread.WriteError(w, http.StatusBadRequest, "bad_sdpfrag", err.Error())
 		return
 	}
 	if frag.Ufrag != "" && ss.remoteUfrag != "" && frag.Ufrag != ss.remoteUfrag {
 		// An ICE restart needs a new answer; clients fall back to a new POST.
-		writeError(w, http.StatusNotImplemented, "ice_restart_unsupported", "ICE restart is not supported; start a new session")
+		httpread.WriteError(w, http.StatusNotImplemented, "ice_restart_unsupported", "ICE restart is not supported; start a new session")
 		return
 	}
 	for _, c := range frag.Candidates {
 		mid := c.Mid
 		if err := ss.pc.AddICECandidate(pwebrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: &mid}); err != nil {
-			writeError(w, http.StatusBadRequest, "bad_candidate", "cannot add candidate")
+			httpread.WriteError(w, http.StatusBadRequest, "bad_candidate", "cannot add candidate")
 			return
 		}
 	}
