@@ -51,6 +51,10 @@ func main() {
 		userCmd(loadCfg),
 		auditCmd(loadCfg),
 		migrateCmd(loadCfg),
+		recordCmd(loadCfg),
+		evidenceCmd(),
+		probeCmd(),
+		discoverCmd(),
 		&cobra.Command{Use: "version", Short: "Print the version", Run: func(*cobra.Command, []string) { fmt.Println("vigil", version) }},
 	)
 	if err := root.Execute(); err != nil {
@@ -182,6 +186,7 @@ func demoCmd() *cobra.Command {
 			fmt.Printf("  Bảng điều khiển / console: %s\n", info.ConsoleURL)
 			fmt.Printf("  API:                       %s (OpenAPI: %s/openapi.json)\n", info.APIURL, info.APIURL)
 			fmt.Printf("  RTSP:                      %s/<camera>/main\n", info.RTSPURL)
+			fmt.Printf("  Công khai / public page:   %s\n", info.PublicURL)
 			fmt.Printf("  Quản trị / admin:          %s / %s\n", info.AdminUser, info.AdminPassword)
 			for u, p := range info.Users {
 				fmt.Printf("  Người dùng / user:         %s / %s\n", u, p)
@@ -195,6 +200,7 @@ func demoCmd() *cobra.Command {
 	cmd.Flags().StringVar(&opt.HTTPAddr, "http", "127.0.0.1:8080", "console and API address (loopback)")
 	cmd.Flags().StringVar(&opt.RTSPAddr, "rtsp", "127.0.0.1:8554", "RTSP re-stream address")
 	cmd.Flags().StringVar(&opt.SimAddr, "sim", "127.0.0.1:8555", "simulated cameras' address")
+	cmd.Flags().StringVar(&opt.PublicAddr, "public", "127.0.0.1:8081", "public (citizen-app) endpoint address")
 	return cmd
 }
 
@@ -272,9 +278,9 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 			if asJSON {
 				_ = json.NewEncoder(os.Stdout).Encode(rep)
 			} else {
-				m := rep.Message()
-				fmt.Println(m.VI)
-				fmt.Println(m.EN)
+				if m := rep.Message(); m.VI != "" {
+					fmt.Println(m.VI)
+				}
 				fmt.Println(rep.String())
 			}
 			if !rep.OK {

@@ -22,13 +22,22 @@ import (
 	"github.com/vigil-vms/vigil/internal/audit"
 	"github.com/vigil-vms/vigil/internal/auth"
 	"github.com/vigil-vms/vigil/internal/config"
+	"github.com/vigil-vms/vigil/internal/events"
+	"github.com/vigil-vms/vigil/internal/federation"
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/httpapi"
 	"github.com/vigil-vms/vigil/internal/media"
 	"github.com/vigil-vms/vigil/internal/media/hls"
 	"github.com/vigil-vms/vigil/internal/media/webrtc"
+	"github.com/vigil-vms/vigil/internal/onvif"
+	"github.com/vigil-vms/vigil/internal/ops"
+	"github.com/vigil-vms/vigil/internal/playback"
+	"github.com/vigil-vms/vigil/internal/public"
+	"github.com/vigil-vms/vigil/internal/record"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/secrets"
 	"github.com/vigil-vms/vigil/internal/store"
+	"github.com/vigil-vms/vigil/internal/web/console"
 	"github.com/vigil-vms/vigil/internal/web/player"
 )
 
@@ -49,6 +58,22 @@ type App struct {
 	authz    *liveAuthorizer
 	WebRTC   *webrtc.Server
 	HLS      *hls.Server
+	// Public is the citizen-app endpoint on its own listener (nil when
+	// public.listen is empty).
+	Public *public.Server
+	// Federation is the link between tiers (embedded NATS, leaf node).
+	Federation *federation.Service
+	// Recorder records the cameras; Playback serves and exports footage.
+	Recorder *record.Service
+	Playback *playback.Service
+	// Health watches camera status and tracks incidents; Ops holds reviews,
+	// installations, maintenance and reports.
+	Health *health.Service
+	Ops    *ops.Service
+	// Events is the analytics events room; ONVIF the cameras' ONVIF devices.
+	Events     *events.Service
+	ONVIF      *onvif.Service
+	onvifBatch *events.Batcher
 
 	borrowedDB bool
 	httpLn     net.Listener
@@ -117,6 +142,27 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options)
 		return nil, err
 	}
 	a.HLS = hls.New(hub, hls.Options{Authorizer: a.authz, Logger: log.With("room", "hls")})
+	if err := a.openRecording(); err != nil {
+		a.DB.Close()
+		return nil, err
+	}
+	a.Federation = federation.New(federation.Deps{Cfg: cfg, Log: log.With("room", "federation"), DB: a.DB, Audit: a.Audit,
+		Registry: a.Registry, Sealer: a.Sealer, Online: a.onlineCameras, OnRegistryChange: a.ReloadMedia})
+	a.Health = health.New(health.Options{DB: a.DB, Audit: a.Audit, Log: log.With("room", "health"), States: hub.States,
+		OfflineAfter: cfg.Ops.OfflineAfter, DefaultDeadline: cfg.Ops.IncidentDeadline, Deadlines: cfg.Ops.CategoryDeadlines,
+		EscalateBefore: cfg.Ops.EscalateBefore, Notify: health.NotifyConfig{WebhookURL: cfg.Ops.WebhookURL,
+			WebhookSecret: cfg.Ops.WebhookSecret, SMTPAddr: cfg.Ops.SMTPAddr, SMTPFrom: cfg.Ops.SMTPFrom, SMTPTo: cfg.Ops.SMTPRecipients(),
+			SMTPUser: cfg.Ops.SMTPUser, SMTPPassword: cfg.Ops.SMTPPassword, RetryMin: cfg.Ops.NotifyRetryMin,
+			RetryMax: cfg.Ops.NotifyRetryMax, MaxAttempts: cfg.Ops.NotifyMaxAttempts}})
+	a.Ops = ops.New(ops.Options{DB: a.DB, Audit: a.Audit, Auth: a.Auth, Health: a.Health, Log: log.With("room", "ops"),
+		AdminPasswordMaxAge: cfg.Auth.AdminPasswordMaxAge, RetentionDays: cfg.Recording.RetentionDays})
+	a.openEvents(log)
+	if cfg.Public.Listen != "" {
+		if a.Public, err = public.New(public.Deps{Cfg: cfg.Public, DB: a.DB, Hub: hub, HLS: a.HLS, Logger: log}); err != nil {
+			a.DB.Close()
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -131,14 +177,27 @@ func (a *App) Serve(ctx context.Context) error {
 	a.wg.Add(2)
 	go func() { defer a.wg.Done(); _ = a.Auth.Run(ctx) }()
 	go func() { defer a.wg.Done(); a.checkpointLoop(ctx) }()
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); a.Health.Run(ctx, a.Cfg.Ops.SampleInterval) }()
 
+	if err := a.startRecording(ctx); err != nil {
+		return err
+	}
+	if err := a.Federation.Start(ctx); err != nil {
+		return err
+	}
+	a.startEvents(ctx)
 	api := httpapi.New(httpapi.Deps{
 		Cfg: a.Cfg, Log: a.Log, DB: a.DB, Audit: a.Audit, Auth: a.Auth, Access: a.Access,
-		Registry: a.Registry, Hub: a.Hub, Metrics: a.Metrics, ReloadMedia: a.ReloadMedia,
+		Registry: a.Registry, Hub: a.Hub, Metrics: a.Metrics, ReloadMedia: a.ReloadMedia, Federation: a.Federation,
+		Recorder: a.Recorder, Playback: a.Playback,
+		Health: a.Health, Ops: a.Ops,
+		Events: a.Events, ONVIF: a.ONVIF,
 		Mounts: map[string]http.Handler{
 			"/whep/":   a.WebRTC,
 			"/hls/":    a.HLS,
 			"/player/": http.StripPrefix("/player", player.Handler()),
+			"/":        console.Handler(a.Cfg),
 		},
 	})
 	ln, err := net.Listen("tcp", a.Cfg.HTTP.Listen)
@@ -167,6 +226,11 @@ func (a *App) Serve(ctx context.Context) error {
 			a.Log.Error("http server stopped", "err", err)
 		}
 	}()
+	if a.Public != nil {
+		if err := a.Public.Start(); err != nil {
+			return err
+		}
+	}
 	a.Log.Info("site serving", "site", a.Cfg.Site.ID, "tier", a.Cfg.Site.Tier, "http", a.URL(), "rtsp", a.Hub.RTSPAddr())
 	return nil
 }
@@ -204,8 +268,14 @@ func (a *App) URL() string {
 
 // ReloadMedia tells the hub the registry changed.
 func (a *App) ReloadMedia(ctx context.Context) {
+	if a.Public != nil {
+		a.Public.Invalidate()
+	}
 	if err := a.Hub.Reload(ctx); err != nil {
 		a.Log.Warn("media reload failed", "err", err)
+	}
+	if a.Recorder != nil {
+		a.Recorder.Refresh()
 	}
 }
 
@@ -234,10 +304,16 @@ func (a *App) Close() {
 		_ = a.httpSrv.Shutdown(sctx)
 		cancel()
 	}
+	if a.Public != nil {
+		a.Public.Close()
+	}
+	a.stopRecording()
 	if a.Hub != nil {
 		a.Hub.Close()
 	}
 	a.wg.Wait()
+	a.stopEvents()
+	a.Federation.Close()
 	// A last checkpoint so a clean stop leaves a signed head.
 	if a.DB != nil {
 		_, _, _ = a.Audit.Checkpoint(context.Background(), a.DB)
@@ -262,4 +338,22 @@ func (s sourceResolver) Sources(ctx context.Context) ([]media.Source, error) {
 		})
 	}
 	return out, nil
+}
+
+// onlineCameras is each camera's main-stream state for federation status
+// (idle on-demand cameras are left out: their state is unknown).
+func (a *App) onlineCameras() map[string]bool {
+	out := map[string]bool{}
+	for _, st := range a.Hub.States() {
+		if st.Variant != media.Main {
+			continue
+		}
+		switch st.Status {
+		case "online":
+			out[st.CameraID] = true
+		case "offline":
+			out[st.CameraID] = false
+		}
+	}
+	return out
 }

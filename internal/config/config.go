@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -35,6 +37,13 @@ type Config struct {
 	Audit     Audit     `yaml:"audit"`
 	Recording Recording `yaml:"recording"`
 	Log       Log       `yaml:"log"`
+	Public    Public    `yaml:"public"`
+	// Federation is the link between tiers (internal/federation).
+	Federation Federation `yaml:"federation"`
+	// Ops is health, incidents and notifications (internal/health, internal/ops).
+	Ops Ops `yaml:"ops"`
+	// Events is analytics events and ONVIF (internal/events, internal/onvif).
+	Events Events `yaml:"events"`
 }
 
 // Site says who this site is.
@@ -112,6 +121,78 @@ type Audit struct {
 type Recording struct {
 	RetentionDays       int    `yaml:"retention_days"`
 	LegalOverrideReason string `yaml:"legal_override_reason"`
+	// Folders are the storage folders (name=path, comma-separated in the
+	// environment); empty means <data_dir>/recordings as "disk1".
+	Folders []string `yaml:"folders"`
+	// DefaultMode for cameras without a policy: always or off.
+	DefaultMode    string        `yaml:"default_mode"`
+	SegmentLength  time.Duration `yaml:"segment_length"`
+	FragmentLength time.Duration `yaml:"fragment_length"`
+	// HighWaterPercent: disk use above which the disk guard acts.
+	HighWaterPercent int `yaml:"high_water_percent"`
+	// DiskFullPolicy once expired footage is gone: stop or delete_oldest.
+	DiskFullPolicy    string        `yaml:"disk_full_policy"`
+	ExportMaxDuration time.Duration `yaml:"export_max_duration"`
+}
+
+// Public is the read-only endpoint for the citizen app (R-PUB-1, R-PUB-2):
+// a listener of its own, no cookies, CORS for the app's origins, limits per
+// client address and overall. An empty listen disables it.
+type Public struct {
+	Listen string `yaml:"listen"`
+	// TLS certificate files; plain HTTP is only allowed on loopback or
+	// behind trusted_proxies (a CDN or reverse proxy that terminates TLS).
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// AllowedOrigins are the app's web origins (scheme://host[:port]), or "*".
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// TrustedProxies (IPs or CIDRs) may name the client in X-Forwarded-For.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// SnapshotInterval: a camera's JPEG is made at most this often.
+	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
+	// LiveVariant is the stream served live (sub keeps viewers' bandwidth low).
+	LiveVariant string `yaml:"live_variant"`
+	// RatePerSecond and Burst limit each client address (an LL-HLS player
+	// makes about 5–10 requests a second).
+	RatePerSecond int `yaml:"rate_per_second"`
+	Burst         int `yaml:"burst"`
+	// GlobalRatePerSecond and MaxInflight cap the whole endpoint.
+	GlobalRatePerSecond int `yaml:"global_rate_per_second"`
+	MaxInflight         int `yaml:"max_inflight"`
+	// DecisionTTL is how long "camera X is public" is kept between registry
+	// changes (changes made through the API apply at once); 0 asks the
+	// database on every request.
+	DecisionTTL time.Duration `yaml:"decision_ttl"`
+}
+
+// Federation is the link between tiers (R-FED-1..4): an embedded NATS
+// server with JetStream under the data folder, its domain the site id. Tier
+// 1 listens for lower sites' leaf connections; a lower site dials out with
+// the credentials from `vigil enroll` (or enroll_token + upstream).
+type Federation struct {
+	Enabled bool `yaml:"enabled"`
+	// LeafListen (tier 1): where lower sites connect; empty = no listener.
+	LeafListen string `yaml:"leaf_listen"`
+	// LeafURL (tier 1): the URL given to enrolling sites; default from
+	// leaf_listen (tls:// when leaf_tls_cert is set).
+	LeafURL     string `yaml:"leaf_url"`
+	LeafTLSCert string `yaml:"leaf_tls_cert"`
+	LeafTLSKey  string `yaml:"leaf_tls_key"`
+	// LeafCA (lower site): CA file that signs tier 1's leaf certificate.
+	LeafCA string `yaml:"leaf_ca"`
+	// Upstream and EnrollToken (lower site): enroll at first start.
+	Upstream    string `yaml:"upstream"`
+	EnrollToken string `yaml:"enroll_token"`
+	// ShareSystems (lower site): system ids shared upward; empty = every
+	// system of this site.
+	ShareSystems []string `yaml:"share_systems"`
+	// LinkDownAlert (tier 1): a link down this long opens an alert.
+	LinkDownAlert time.Duration `yaml:"link_down_alert"`
+	// StatusInterval: how often camera status and link state are checked.
+	StatusInterval time.Duration `yaml:"status_interval"`
+	// ConnectDeadline: a camera installed or changed must reach tier 1
+	// within this (R-FED-2: 5 days).
+	ConnectDeadline time.Duration `yaml:"connect_deadline"`
 }
 
 // Log settings.
@@ -134,8 +215,14 @@ func Default() Config {
 			StreamTokenTTL: 5 * time.Minute, LoginRatePerMinute: 30,
 		},
 		Audit:     Audit{CheckpointEvery: 1000, CheckpointInterval: 5 * time.Minute},
-		Recording: Recording{RetentionDays: 30},
+		Recording: Recording{RetentionDays: 30, DefaultMode: "always", SegmentLength: 5 * time.Minute, FragmentLength: time.Second, HighWaterPercent: 90, DiskFullPolicy: "stop", ExportMaxDuration: time.Hour},
 		Log:       Log{Level: "info", Format: "text"},
+		Public: Public{SnapshotInterval: 10 * time.Second, LiveVariant: "sub", RatePerSecond: 20, Burst: 100,
+			GlobalRatePerSecond: 5000, MaxInflight: 4096, DecisionTTL: time.Second},
+		Federation: Federation{Enabled: true, LinkDownAlert: 5 * time.Minute, StatusInterval: 5 * time.Second,
+			ConnectDeadline: 5 * 24 * time.Hour},
+		Ops:    defaultOps(),
+		Events: defaultEvents(),
 	}
 }
 
@@ -280,6 +367,17 @@ func setFromString(v reflect.Value, raw string) error {
 			return fmt.Errorf("want true or false")
 		}
 		v.SetBool(b)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported type %s", v.Type())
+		}
+		var list []string // comma-separated
+		for _, p := range strings.Split(raw, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				list = append(list, p)
+			}
+		}
+		v.Set(reflect.ValueOf(list))
 	default:
 		return fmt.Errorf("unsupported type %s", v.Kind())
 	}
@@ -376,6 +474,29 @@ func (c *Config) Validate() error {
 	if c.Recording.RetentionDays < 1 {
 		add("recording.retention_days", "must be at least 1")
 	}
+	if m := c.Recording.DefaultMode; m != "always" && m != "off" {
+		add("recording.default_mode", "must be always or off (got %q)", m)
+	}
+	if c.Recording.SegmentLength < time.Second || c.Recording.SegmentLength > time.Hour {
+		add("recording.segment_length", "must be between 1s and 1h")
+	}
+	if c.Recording.FragmentLength < 100*time.Millisecond || c.Recording.FragmentLength > 10*time.Second {
+		add("recording.fragment_length", "must be between 100ms and 10s")
+	}
+	if c.Recording.HighWaterPercent < 50 || c.Recording.HighWaterPercent > 99 {
+		add("recording.high_water_percent", "must be between 50 and 99")
+	}
+	if p := c.Recording.DiskFullPolicy; p != "stop" && p != "delete_oldest" {
+		add("recording.disk_full_policy", "must be stop or delete_oldest (got %q)", p)
+	}
+	if c.Recording.ExportMaxDuration < time.Minute || c.Recording.ExportMaxDuration > 24*time.Hour {
+		add("recording.export_max_duration", "must be between 1m and 24h")
+	}
+	for _, f := range c.Recording.Folders {
+		if n, p, ok := strings.Cut(f, "="); !ok || n == "" || p == "" {
+			add("recording.folders", "each folder is name=path (got %q)", f)
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -384,6 +505,10 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		add("log.format", "must be text or json (got %q)", c.Log.Format)
 	}
+	c.validatePublic(add, checkAddr)
+	c.validateFederation(add, checkAddr)
+	c.validateOps(add)
+	c.validateEvents(add)
 	if len(errs) > 0 {
 		return errs
 	}
@@ -408,4 +533,109 @@ func (c *Config) Location() *time.Location {
 		return time.UTC
 	}
 	return loc
+}
+
+// validatePublic checks the public: section (R-PUB-2: the endpoint faces the
+// internet, so its limits must exist and its origins must be exact).
+func (c *Config) validatePublic(add func(field, rule string, args ...any), checkAddr func(field, addr string) (string, bool)) {
+	p := c.Public
+	if p.Listen != "" {
+		if host, ok := checkAddr("public.listen", p.Listen); ok {
+			tls := p.TLSCert != "" && p.TLSKey != ""
+			if !tls && !isLoopback(host) && len(p.TrustedProxies) == 0 {
+				add("public.listen", "plain HTTP is only allowed on loopback; set public.tls_cert and public.tls_key, or public.trusted_proxies for the CDN/proxy that terminates TLS")
+			}
+			for _, other := range []struct{ field, addr string }{{"http.listen", c.HTTP.Listen}, {"rtsp.listen", c.RTSP.Listen}} {
+				if sameListen(p.Listen, other.addr) {
+					add("public.listen", "must be its own address, not the same as %s (%s): nothing else of the site may be reachable through it", other.field, other.addr)
+				}
+			}
+		}
+	}
+	if (p.TLSCert == "") != (p.TLSKey == "") {
+		add("public.tls_cert", "tls_cert and tls_key go together")
+	}
+	for i, o := range p.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
+			add(fmt.Sprintf("public.allowed_origins[%d]", i), "must be an origin like https://app.example.vn (scheme and host, no path), or \"*\" (got %q)", o)
+		}
+	}
+	for i, tp := range p.TrustedProxies {
+		if _, err := netip.ParsePrefix(tp); err != nil {
+			if _, err := netip.ParseAddr(tp); err != nil {
+				add(fmt.Sprintf("public.trusted_proxies[%d]", i), "must be an IP address or CIDR such as 10.0.0.0/8 (got %q)", tp)
+			}
+		}
+	}
+	if p.SnapshotInterval < time.Second || p.SnapshotInterval > 10*time.Minute {
+		add("public.snapshot_interval", "must be between 1s and 10m (got %s)", p.SnapshotInterval)
+	}
+	if p.LiveVariant != "main" && p.LiveVariant != "sub" {
+		add("public.live_variant", "must be main or sub (got %q)", p.LiveVariant)
+	}
+	if p.RatePerSecond < 1 || p.RatePerSecond > 1000000 {
+		add("public.rate_per_second", "must be 1–1000000 requests per second per client address (got %d)", p.RatePerSecond)
+	}
+	if p.Burst < 1 || p.Burst > 1000000 {
+		add("public.burst", "must be 1–1000000 (got %d)", p.Burst)
+	}
+	if p.GlobalRatePerSecond < p.RatePerSecond || p.GlobalRatePerSecond > 10000000 {
+		add("public.global_rate_per_second", "must be at least public.rate_per_second and at most 10000000 (got %d)", p.GlobalRatePerSecond)
+	}
+	if p.MaxInflight < 1 || p.MaxInflight > 1000000 {
+		add("public.max_inflight", "must be 1–1000000 concurrent requests (got %d)", p.MaxInflight)
+	}
+	if p.DecisionTTL < 0 || p.DecisionTTL > 5*time.Second {
+		add("public.decision_ttl", "must be between 0 and 5s: a camera taken off public sharing must disappear at once (got %s)", p.DecisionTTL)
+	}
+}
+
+// sameListen reports whether two host:port addresses would collide (the
+// same port on the same or a wildcard host); port 0 never collides.
+func sameListen(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wild(ha) || wild(hb)
+}
+
+// validateFederation checks the federation: section.
+func (c *Config) validateFederation(add func(field, rule string, args ...any), checkAddr func(field, addr string) (string, bool)) {
+	f := &c.Federation
+	if f.LeafListen != "" {
+		if c.Site.Tier != 1 {
+			add("federation.leaf_listen", "only a tier-1 site accepts lower sites (site.tier is %d)", c.Site.Tier)
+		}
+		if host, ok := checkAddr("federation.leaf_listen", f.LeafListen); ok && f.LeafTLSCert == "" && !isLoopback(host) {
+			add("federation.leaf_listen", "a leaf link off loopback must use TLS; set federation.leaf_tls_cert and federation.leaf_tls_key")
+		}
+	}
+	if (f.LeafTLSCert == "") != (f.LeafTLSKey == "") {
+		add("federation.leaf_tls_cert", "leaf_tls_cert and leaf_tls_key go together")
+	}
+	if (f.Upstream == "") != (f.EnrollToken == "") {
+		add("federation.enroll_token", "upstream and enroll_token go together")
+	}
+	if f.Upstream != "" && !strings.HasPrefix(f.Upstream, "https://") && !strings.HasPrefix(f.Upstream, "http://") {
+		add("federation.upstream", "must be the http(s):// URL of the tier-1 site (got %q)", f.Upstream)
+	}
+	if f.EnrollToken != "" && c.Site.Tier == 1 {
+		add("federation.enroll_token", "a tier-1 site does not enroll with another site")
+	}
+	if f.LinkDownAlert < time.Second {
+		add("federation.link_down_alert", "must be at least 1s")
+	}
+	if f.StatusInterval < 100*time.Millisecond || f.StatusInterval > 10*time.Minute {
+		add("federation.status_interval", "must be between 100ms and 10m")
+	}
+	if f.ConnectDeadline < time.Minute || f.ConnectDeadline > 5*24*time.Hour {
+		add("federation.connect_deadline", "must be between 1m and 120h: a camera is connected to tier 1 within 5 days (R-FED-2)")
+	}
 }

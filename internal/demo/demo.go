@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/vigil-vms/vigil/internal/app"
 	"github.com/vigil-vms/vigil/internal/auth"
@@ -30,6 +31,7 @@ type Info struct {
 	Users         map[string]string `json:"users"` // other demo users → password
 	Cameras       []string          `json:"cameras"`
 	SimURL        string            `json:"sim_url"`
+	PublicURL     string            `json:"public_url,omitempty"` // citizen-app endpoint and page
 }
 
 // Options of the demo.
@@ -39,13 +41,17 @@ type Options struct {
 	RTSPAddr string // default 127.0.0.1:8554
 	SimAddr  string // default 127.0.0.1:8555
 	Argon2   auth.Argon2Params
+
+	// PublicAddr is the public (citizen-app) listener; default
+	// 127.0.0.1:8081, or a free port when HTTPAddr asks for one.
+	PublicAddr string
 }
 
 // Org, system and camera seeds. Coordinates are real places of Điện Biên
 // Phủ city; the highest-access organisation is the department (Sở Khoa học
 // và Công nghệ since the 2025 merger of Sở TT&TT), configurable like any site.
 var orgs = []registry.Organisation{
-	{ID: "so-khcn", Name: "Sở Khoa học và Công nghệ tỉnh Điện Biên", Kind: registry.OrgDepartment},
+	{ID: "so-khcn", Name: "Sở Khoa học và Công nghệ tỉnh Điện Biên", Kind: registry.OrgDepartment, ClearedClassified: true},
 	{ID: "cong-an-tinh", Name: "Công an tỉnh Điện Biên", Kind: registry.OrgUserAgency, Functions: []string{"security_order", "traffic_safety"}},
 	{ID: "ubnd-muong-thanh", Name: "UBND phường Mường Thanh", Kind: registry.OrgCommune, Functions: []string{"urban_order"}},
 	{ID: "vnpt-dien-bien", Name: "VNPT Điện Biên", Kind: registry.OrgOperatingUnit},
@@ -103,12 +109,19 @@ func Config(opt Options) config.Config {
 	c.DataDir = opt.DataDir
 	c.HTTP.Listen = opt.HTTPAddr
 	c.RTSP.Listen = opt.RTSPAddr
+	c.Public.Listen = opt.PublicAddr
 	return c
 }
 
 // Run starts the simulator and the site, seeds it on first start, writes
 // demo.json and returns the running pieces; the caller stops them.
 func Run(ctx context.Context, opt Options, log *slog.Logger) (*app.App, *sim.Sim, Info, error) {
+	if opt.PublicAddr == "" {
+		opt.PublicAddr = "127.0.0.1:8081"
+		if strings.HasSuffix(opt.HTTPAddr, ":0") {
+			opt.PublicAddr = "127.0.0.1:0"
+		}
+	}
 	if opt.HTTPAddr == "" {
 		opt.HTTPAddr = "127.0.0.1:8080"
 	}
@@ -149,6 +162,9 @@ func Run(ctx context.Context, opt Options, log *slog.Logger) (*app.App, *sim.Sim
 	info.APIURL = a.URL() + "/api/v1"
 	info.RTSPURL = "rtsp://" + a.Hub.RTSPAddr()
 	info.SimURL = "rtsp://" + sm.Addr()
+	if a.Public != nil {
+		info.PublicURL = a.Public.URL() + "/"
+	}
 	data, _ := json.MarshalIndent(info, "", "  ")
 	if err := os.WriteFile(filepath.Join(opt.DataDir, "demo.json"), data, 0o600); err != nil {
 		return a, sm, info, err

@@ -193,6 +193,7 @@ func (s *Server) routesRegistry() {
 			if err != nil {
 				return nil, s.roomErr(ctx, err)
 			}
+			s.reload(ctx) // public sharing and stream sources follow the system at once
 			return &struct{ Body registry.System }{o}, nil
 		})
 	huma.Register(s.api, withStatus(op(http.MethodDelete, "/api/v1/systems/{id}", "delete-system", "Delete a camera system", "registry"), 204),

@@ -25,8 +25,15 @@ import (
 	"github.com/vigil-vms/vigil/internal/audit"
 	"github.com/vigil-vms/vigil/internal/auth"
 	"github.com/vigil-vms/vigil/internal/config"
+	"github.com/vigil-vms/vigil/internal/events"
+	"github.com/vigil-vms/vigil/internal/federation"
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/i18n"
 	"github.com/vigil-vms/vigil/internal/media"
+	"github.com/vigil-vms/vigil/internal/onvif"
+	"github.com/vigil-vms/vigil/internal/ops"
+	"github.com/vigil-vms/vigil/internal/playback"
+	"github.com/vigil-vms/vigil/internal/record"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/store"
 )
@@ -53,6 +60,17 @@ type Deps struct {
 	Hub         *media.Hub
 	Metrics     *prometheus.Registry
 	ReloadMedia func(context.Context)
+	// Federation is the link between tiers (nil: no federation routes).
+	Federation *federation.Service
+	// Recorder and Playback serve recordings (nil: no playback routes).
+	Recorder *record.Service
+	Playback *playback.Service
+	// Health and Ops are the health and operations rooms (nil: no routes).
+	Health *health.Service
+	Ops    *ops.Service
+	// Events and ONVIF are the analytics events and ONVIF rooms (nil: no routes).
+	Events *events.Service
+	ONVIF  *onvif.Service
 	// Mounts are extra handlers (WHEP, HLS, the player page) by path prefix.
 	Mounts map[string]http.Handler
 }
@@ -122,6 +140,12 @@ func New(d Deps) *Server {
 	s.routesAccess()
 	s.routesAudit()
 	s.routesMedia()
+	s.routesPlayback()
+	s.routesFederation()
+	s.routesHealth()
+	s.routesOps()
+	s.routesEvents()
+	s.routesONVIF()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, Err(i18n.FromRequest(r), http.StatusNotFound, "not_found", ""))
 	})

@@ -324,6 +324,9 @@ func (s *Service) UpdateCamera(ctx context.Context, a Actor, id string, version 
 		if old.Version != version {
 			return conflict("version", "version_mismatch", "the camera was changed by someone else (now version %d)", old.Version)
 		}
+		if err := refuseFederated(ctx, tx, id); err != nil {
+			return err
+		}
 		sf, err := lookupSystem(ctx, tx, r.in.SystemID)
 		if err != nil {
 			return err
@@ -422,6 +425,9 @@ func (s *Service) nextCred(oldSealed string, c *credentials, url string, clear b
 // DeleteCamera removes a camera.
 func (s *Service) DeleteCamera(ctx context.Context, a Actor, id string) error {
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := refuseFederated(ctx, tx, id); err != nil {
+			return err
+		}
 		res, err := tx.Exec(ctx, `DELETE FROM cameras WHERE id = ?`, id)
 		if store.IsForeignKeyViolation(err) {
 			return conflict("id", "in_use", "the camera still has records that refer to it")

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Recording and playback figures (issue 4). Usage: bench/record.sh [cameras] [seconds]
+# Needs PostgreSQL at VIGIL_TEST_PG_DSN for the postgres rows (skipped otherwise).
+set -eu
+cd "$(dirname "$0")/.."
+N=${1:-8}
+S=${2:-10}
+echo "== timeline (index only): 1 camera x 30 days (8,640 rows); 100 cameras x 1 day (28,800 rows)"
+go test -run XXX -bench 'BenchmarkTimeline' -benchtime 50x ./internal/playback/ | grep Benchmark
+echo "== time to first byte of MP4 playback starting mid-segment (5-min segment, 300 fragments)"
+go test -run XXX -bench 'BenchmarkPlaybackFirstByte' -benchtime 100x ./internal/playback/ | grep Benchmark
+echo "== recording $N simulated 4 Mbit/s cameras for ${S}s (recorder CPU = process CPU with minus without the recorder)"
+VIGIL_BENCH_CAMERAS=$N VIGIL_BENCH_SECONDS=$S go test -run XXX -bench 'BenchmarkRecordCameras' -benchtime 1x -timeout 30m ./internal/record/ 2>/dev/null | grep Benchmark

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-vms/vigil/internal/app"
+	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/config"
+	"github.com/vigil-vms/vigil/internal/playback"
+	"github.com/vigil-vms/vigil/internal/record"
+	"github.com/vigil-vms/vigil/internal/secrets"
+)
+
+// recordCmd: `vigil record check [--repair]` compares the segment index with
+// the storage folders and reports (and with --repair fixes) what differs.
+func recordCmd(load func() (config.Config, error)) *cobra.Command {
+	cmd := &cobra.Command{Use: "record", Short: "Recordings: check the index against the disk"}
+	var repair, asJSON bool
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Report segments left open by a crash, files missing from the index, rows whose file is gone; --repair fixes them (server stopped)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := load()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			key, _, err := secrets.LoadKey(c.Secrets.Key, c.Secrets.KeyFile, c.DataDir)
+			if err != nil {
+				return err
+			}
+			sealer, err := secrets.NewSealer(key)
+			if err != nil {
+				return err
+			}
+			priv, kid, err := secrets.SiteKey(sealer, c.DataDir)
+			if err != nil {
+				return err
+			}
+			db, err := openStore(ctx, c)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			lg := audit.New(audit.Options{Key: priv, KeyID: kid, DB: db})
+			rec, err := record.New(record.Options{Folders: app.RecordFolders(c.DataDir, c.Recording.Folders), Node: c.Site.ID}, db, lg, nil, nil, nil)
+			if err != nil {
+				return err
+			}
+			rep, err := rec.Reconcile(ctx, repair)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				_ = json.NewEncoder(os.Stdout).Encode(rep)
+			} else {
+				fmt.Println(rep.String())
+				for _, p := range rep.Problems {
+					fmt.Println("  problem:", p)
+				}
+				switch {
+				case rep.OK():
+					fmt.Println("Chỉ mục và đĩa khớp nhau. / Index and disk agree.")
+				case repair:
+					fmt.Println("Đã sửa chỉ mục. / The index was repaired.")
+				default:
+					fmt.Println("Chỉ mục và đĩa khác nhau; chạy lại với --repair khi máy chủ dừng. / Index and disk differ; run again with --repair while the server is stopped.")
+				}
+			}
+			if !rep.OK() && !repair {
+				return errors.New("recordings need repair")
+			}
+			return nil
+		},
+	}
+	check.Flags().BoolVar(&repair, "repair", false, "fix what was found (only while `vigil serve` is stopped)")
+	check.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.AddCommand(check)
+	return cmd
+}
+
+// evidenceCmd: `vigil evidence verify FILE MANIFEST` checks an export
+// offline: the manifest's Ed25519 signature, then the file's size and
+// SHA-256. No database, no network.
+func evidenceCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "evidence", Short: "Evidence exports"}
+	var keyID string
+	verify := &cobra.Command{
+		Use:   "verify FILE MANIFEST",
+		Short: "Verify an exported clip against its signed manifest, offline; exits 1 when anything differs",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := playback.VerifyFiles(args[0], args[1], keyID)
+			p := v.Payload
+			if !v.OK {
+				fmt.Println("KHÔNG HỢP LỆ / NOT VALID:", v.Problem)
+				return errors.New("evidence verification failed")
+			}
+			fmt.Println("HỢP LỆ / VALID")
+			fmt.Printf("  export:    %s (site %s %q)\n", p.ExportID, p.Site.ID, p.Site.Name)
+			fmt.Printf("  camera:    %s %q\n", p.Camera.ID, p.Camera.Name)
+			fmt.Printf("  range:     %s → %s (%d ms, gaps %d)\n", p.From, p.To, p.DurationMS, len(p.Gaps))
+			fmt.Printf("  file:      %s, %d bytes, sha256 %s\n", p.File.Name, p.File.Bytes, p.File.SHA256)
+			fmt.Printf("  performer: %s (%s)\n", p.Performer.Name, p.Performer.Org)
+			fmt.Printf("  requester: %s, %s, %s\n", p.Requester.Name, p.Requester.Organisation, p.Requester.Document)
+			fmt.Printf("  purpose:   %s\n", p.Purpose)
+			fmt.Printf("  created:   %s\n", p.CreatedAt)
+			fmt.Printf("  signed by key %s", v.KeyID)
+			if keyID == "" {
+				fmt.Print(" (compare with the site's published key id: GET /api/v1/evidence/key, or pass --key-id)")
+			}
+			fmt.Println()
+			return nil
+		},
+	}
+	verify.Flags().StringVar(&keyID, "key-id", "", "the site's published key id the manifest must be signed with")
+	cmd.AddCommand(verify)
+	return cmd
+}

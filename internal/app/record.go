@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/vigil-vms/vigil/internal/playback"
+	"github.com/vigil-vms/vigil/internal/record"
+)
+
+// RecordFolders are the storage folders of a configuration.
+func RecordFolders(dataDir string, folders []string) []record.Folder {
+	if len(folders) == 0 {
+		return []record.Folder{{Name: "disk1", Path: filepath.Join(dataDir, "recordings")}}
+	}
+	out := make([]record.Folder, 0, len(folders))
+	for _, f := range folders {
+		n, p, _ := strings.Cut(f, "=")
+		out = append(out, record.Folder{Name: strings.TrimSpace(n), Path: strings.TrimSpace(p)})
+	}
+	return out
+}
+
+// openRecording builds the record and playback rooms.
+func (a *App) openRecording() error {
+	rc := a.Cfg.Recording
+	rec, err := record.New(record.Options{
+		Folders: RecordFolders(a.Cfg.DataDir, rc.Folders), Node: a.Cfg.Site.ID,
+		SegmentLength: rc.SegmentLength, FragmentLength: rc.FragmentLength,
+		DefaultMode: rc.DefaultMode, RetentionDays: rc.RetentionDays,
+		HighWater: rc.HighWaterPercent, DiskFullPolicy: rc.DiskFullPolicy,
+		SystemOf: func(ctx context.Context, id string) (string, error) {
+			f, err := a.Registry.CameraFacts(ctx, id)
+			return f.SystemID, err
+		},
+		OnAlert: func(code, msg string) { a.Log.Error("CRITICAL recording alert", "code", code, "message", msg) },
+	}, a.DB, a.Audit, a.Hub, a.Log.With("room", "record"), a.Metrics)
+	if err != nil {
+		return err
+	}
+	pb, err := playback.New(playback.Options{
+		Dir: filepath.Join(a.Cfg.DataDir, "exports"), MaxExport: rc.ExportMaxDuration,
+		Site: playback.SiteRef{ID: a.Cfg.Site.ID, Name: a.Cfg.Site.Name}, Software: "vigil",
+	}, a.DB, a.Audit, rec, a.SiteKey, a.KeyID)
+	if err != nil {
+		return err
+	}
+	a.Recorder, a.Playback = rec, pb
+	return nil
+}
+
+// startRecording reconciles the index with the disk (a crash leaves open
+// rows and maybe a partial fragment), then starts recording.
+func (a *App) startRecording(ctx context.Context) error {
+	rep, err := a.Recorder.Reconcile(ctx, true)
+	if err != nil {
+		return fmt.Errorf("record: reconcile: %w", err)
+	}
+	if rep.OK() {
+		a.Log.Info("recordings reconciled", "report", rep.String())
+	} else {
+		a.Log.Warn("recordings repaired at start", "report", rep.String())
+	}
+	a.Recorder.Start(ctx)
+	return nil
+}
+
+func (a *App) stopRecording() {
+	if a.Recorder != nil {
+		a.Recorder.Stop()
+	}
+}

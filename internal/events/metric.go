@@ -1,0 +1,5 @@
+package events
+
+import dto "github.com/prometheus/client_model/go"
+
+type dtoMetric struct{ dto.Metric }

@@ -1,0 +1,286 @@
+package federation_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-vms/vigil/internal/apptest"
+	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/config"
+	"github.com/vigil-vms/vigil/internal/federation"
+	"github.com/vigil-vms/vigil/internal/registry"
+	"github.com/vigil-vms/vigil/internal/store"
+	"github.com/vigil-vms/vigil/internal/store/storetest"
+)
+
+var seed = registry.Actor{UserID: "system", Username: "test-seed", Remote: "local"}
+
+// waitFor polls cond until it holds; the deadline only keeps a broken test
+// from hanging.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func startTier1(t *testing.T, db *store.DB, proxy *linkProxy) *apptest.Site {
+	t.Helper()
+	s := apptest.Start(t, db, apptest.Options{Mutate: func(c *config.Config) {
+		c.Federation.LeafListen = "127.0.0.1:0"
+		c.Federation.LeafURL = "nats-leaf://" + proxy.Addr()
+		c.Federation.LinkDownAlert = time.Second
+		c.Federation.StatusInterval = 200 * time.Millisecond
+	}})
+	proxy.SetTarget(s.App.Federation.LeafAddr())
+	return s
+}
+
+func enrollToken(t *testing.T, c *apptest.Client, site string, systems ...string) string {
+	t.Helper()
+	var e federation.Enrollment
+	if st := c.Do("POST", "/api/v1/federation/enrollments", map[string]any{"site_id": site, "systems": systems}, &e); st != 201 {
+		t.Fatalf("enrollment for %s: status %d", site, st)
+	}
+	return e.Token
+}
+
+func startLower(t *testing.T, db *store.DB, id string, tier int, upstream, token string) *apptest.Site {
+	t.Helper()
+	return apptest.Start(t, db, apptest.Options{Mutate: func(c *config.Config) {
+		c.Site.ID, c.Site.Name, c.Site.Tier = id, "Site "+id, tier
+		c.Federation.Upstream, c.Federation.EnrollToken = upstream, token
+		c.Federation.StatusInterval = 200 * time.Millisecond
+	}})
+}
+
+// seedLower creates the lower site's own organisations and system.
+func seedLower(t *testing.T, s *apptest.Site, system string, tier int) {
+	t.Helper()
+	ctx, r := context.Background(), s.App.Registry
+	for _, o := range []registry.Organisation{
+		{ID: "ubnd-xa", Name: "UBND xã", Kind: registry.OrgCommune, Functions: []string{"urban_order"}},
+		{ID: "vnpt", Name: "VNPT", Kind: registry.OrgOperatingUnit},
+	} {
+		if _, err := r.CreateOrganisation(ctx, seed, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.CreateSystem(ctx, seed, registry.System{ID: system, Name: "Hệ thống " + system, Tier: tier,
+		ManagingOrgID: "ubnd-xa", OperatingOrgID: "vnpt", SiteID: s.App.Cfg.Site.ID}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func addCamera(t *testing.T, s *apptest.Site, system, id string, classified bool) {
+	t.Helper()
+	_, err := s.App.Registry.CreateCamera(context.Background(), seed, registry.CameraInput{ID: id, SystemID: system, Name: "Camera " + id,
+		Kinds: []string{"security"}, Purposes: []string{"urban_order"}, Area: "public_other", Lat: 21.4, Lon: 103.1,
+		Push: true, Classified: classified})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func count(t *testing.T, db *store.DB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.Q().QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func site(t *testing.T, s *apptest.Site, id string) federation.Site {
+	t.Helper()
+	x, err := s.App.Federation.GetSite(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+func auditHead(t *testing.T, db *store.DB) int64 {
+	t.Helper()
+	var n int64
+	if err := db.Q().QueryRow(context.Background(), `SELECT seq FROM audit_head WHERE id = 1`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestFederation runs tier 1 (PostgreSQL) and two lower sites (SQLite and
+// PostgreSQL), each with its own data folder, database and embedded NATS,
+// linked by leaf connections through a proxy that the test cuts.
+func TestFederation(t *testing.T) {
+	ctx := context.Background()
+	proxy := newLinkProxy(t)
+	t1 := startTier1(t, storetest.Postgres(t), proxy)
+	t1.SeedWorld(nil)
+	for _, sy := range []registry.System{
+		{ID: "xa-a", Name: "Camera xã A", Tier: 3, ManagingOrgID: "ubnd-xa", OperatingOrgID: "vnpt", SiteID: "site-a"},
+		{ID: "huyen-b", Name: "Camera huyện B", Tier: 2, ManagingOrgID: "ubnd-xa", OperatingOrgID: "vnpt", SiteID: "site-b"},
+	} {
+		if _, err := t1.App.Registry.CreateSystem(ctx, seed, sy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t1.User("admin", "so-khcn", "admin")
+	admin := t1.Login("admin")
+
+	// Enrollment: one-time tokens; a second use is refused.
+	tokA := enrollToken(t, admin, "site-a", "xa-a")
+	tokB := enrollToken(t, admin, "site-b", "huyen-b")
+	a := startLower(t, storetest.SQLite(t), "site-a", 3, t1.Base, tokA)
+	b := startLower(t, storetest.Postgres(t), "site-b", 2, t1.Base, tokB)
+	if st := t1.Anonymous().Do("POST", "/api/v1/federation/enroll", federation.EnrollRequest{Token: tokA, SiteID: "site-a"}, nil); st != 403 {
+		t.Fatalf("second use of a token: status %d, want 403", st)
+	}
+
+	seedLower(t, a, "xa-a", 3)
+	seedLower(t, b, "huyen-b", 2)
+	addCamera(t, a, "xa-a", "cam-a1", false)
+	addCamera(t, a, "xa-a", "cam-a2", false)
+	addCamera(t, a, "xa-a", "cam-a-secret", true)
+	addCamera(t, b, "huyen-b", "cam-b1", false)
+	a.App.Federation.Kick()
+	b.App.Federation.Kick()
+
+	has := func(id string) bool { _, err := t1.App.Registry.GetCamera(ctx, id); return err == nil }
+	waitFor(t, "inventory at tier 1", func() bool { return has("cam-a1") && has("cam-a2") && has("cam-b1") })
+	waitFor(t, "links up", func() bool { return site(t, t1, "site-a").LinkState == "up" && site(t, t1, "site-b").LinkState == "up" })
+	if has("cam-a-secret") {
+		t.Fatal("a classified camera reached tier 1")
+	}
+
+	// Federated cameras are read-only at tier 1.
+	var cam registry.Camera
+	admin.Do("GET", "/api/v1/cameras/cam-a1", nil, &cam)
+	body := map[string]any{"system_id": "xa-a", "name": "sửa ở cấp 1", "kinds": cam.Kinds, "purposes": cam.Purposes, "area": cam.Area,
+		"lat": cam.Lat, "lon": cam.Lon, "push": true}
+	if st := admin.Do("PUT", fmt.Sprintf("/api/v1/cameras/cam-a1?version=%d", cam.Version), body, nil); st != 409 {
+		t.Fatalf("edit of a federated camera at tier 1: status %d, want 409", st)
+	}
+
+	// A lower site cannot publish for another site's systems, even with its
+	// own valid credentials: a camera in site B's system and a message
+	// claiming to be site B are both refused.
+	fake := federation.CameraRecord{CameraInput: registry.CameraInput{ID: "cam-fake", SystemID: "huyen-b", Name: "giả", Kinds: []string{"security"},
+		Purposes: []string{"urban_order"}, Area: "public_other", Lat: 21, Lon: 103}, ChangedAt: 1, Version: 1}
+	if err := a.App.Federation.PublishRawForTest(ctx, federation.Envelope{Kind: federation.KindCamera, Camera: &fake}); err != nil {
+		t.Fatal(err)
+	}
+	steal := federation.CameraRecord{CameraInput: registry.CameraInput{ID: "cam-b1", SystemID: "huyen-b", Name: "chiếm", Kinds: []string{"security"},
+		Purposes: []string{"urban_order"}, Area: "public_other", Lat: 21, Lon: 103}, ChangedAt: 1, Version: 9}
+	if err := a.App.Federation.PublishRawForTest(ctx, federation.Envelope{Site: "site-b", Kind: federation.KindCamera, Camera: &steal}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "forged messages refused", func() bool { return site(t, t1, "site-a").Rejected >= 2 })
+	if has("cam-fake") {
+		t.Fatal("site A created a camera in site B's system")
+	}
+	if c, _ := t1.App.Registry.GetCamera(ctx, "cam-b1"); c.Name != "Camera cam-b1" {
+		t.Fatalf("site A changed site B's camera: %q", c.Name)
+	}
+
+	// Cut the link. Tier 1 sees it down and opens an alert; meanwhile the
+	// lower sites keep changing.
+	proxy.Cut()
+	waitFor(t, "link down at tier 1", func() bool { return site(t, t1, "site-a").LinkState == "down" })
+	waitFor(t, "link-down alert", func() bool {
+		als, _ := t1.App.Federation.Alerts(ctx, "site-a", true)
+		return len(als) == 1
+	})
+	const offline = 30
+	for i := range offline {
+		addCamera(t, a, "xa-a", fmt.Sprintf("cam-a-off-%02d", i), false)
+	}
+	c1, _ := a.App.Registry.GetCamera(ctx, "cam-a1")
+	in := registry.CameraInput{SystemID: c1.SystemID, Name: "Cổng trụ sở (đổi)", Kinds: c1.Kinds, Purposes: c1.Purposes,
+		Area: c1.Area, Lat: c1.Lat + 0.001, Lon: c1.Lon, Push: true}
+	if _, err := a.App.Registry.UpdateCamera(ctx, seed, "cam-a1", c1.Version, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.App.Registry.DeleteCamera(ctx, seed, "cam-a2"); err != nil {
+		t.Fatal(err)
+	}
+	a.User("op-a", "ubnd-xa", "operator") // more audit entries: user creation, logins
+	a.Login("op-a")
+	addCamera(t, b, "huyen-b", "cam-b2", false)
+	if has("cam-a-off-00") {
+		t.Fatal("a change crossed a cut link")
+	}
+
+	// Restore: tier 1 catches up, in order, with nothing lost or doubled.
+	proxy.Restore()
+	a.App.Federation.Kick()
+	headA := auditHead(t, a.App.DB)
+	waitFor(t, "catch-up", func() bool {
+		return site(t, t1, "site-a").AuditSeq >= headA && has("cam-b2")
+	})
+	waitFor(t, "alert closed", func() bool {
+		als, _ := t1.App.Federation.Alerts(ctx, "site-a", true)
+		return len(als) == 0 && site(t, t1, "site-a").LinkState == "up"
+	})
+	for i := range offline {
+		if !has(fmt.Sprintf("cam-a-off-%02d", i)) {
+			t.Fatalf("cam-a-off-%02d lost", i)
+		}
+	}
+	if c, _ := t1.App.Registry.GetCamera(ctx, "cam-a1"); c.Name != "Cổng trụ sở (đổi)" {
+		t.Fatalf("update not applied: %q", c.Name)
+	}
+	if has("cam-a2") {
+		t.Fatal("delete not applied")
+	}
+	// Exactly once: one create per camera in tier 1's log, one shipped row
+	// per lower audit entry, and the shipped chain verifies.
+	if n := count(t, t1.App.DB, `SELECT COUNT(*) FROM audit_log WHERE action = 'camera.federated_create' AND object LIKE 'camera/cam-a-off-%'`); n != offline {
+		t.Fatalf("%d federated creates at tier 1, want %d", n, offline)
+	}
+	if n := count(t, t1.App.DB, `SELECT COUNT(*) FROM federation_audit WHERE site_id = 'site-a'`); int64(n) != site(t, t1, "site-a").AuditSeq {
+		t.Fatalf("%d shipped audit rows, want %d", n, site(t, t1, "site-a").AuditSeq)
+	}
+	var rep federation.AuditReport
+	if st := admin.Do("GET", "/api/v1/federation/sites/site-a/audit/verify", nil, &rep); st != 200 || !rep.OK || rep.LastSeq < headA {
+		t.Fatalf("shipped audit of site A: status %d, %+v", st, rep)
+	}
+	// The lower site's own log says the same thing.
+	if r, err := audit.Verify(ctx, a.App.DB, a.App.Audit.PublicKey()); err != nil || !r.OK {
+		t.Fatalf("site A audit: %v %+v", err, r)
+	}
+	var hist struct {
+		Events []federation.LinkEvent `json:"events"`
+		Alerts []federation.Alert     `json:"alerts"`
+	}
+	admin.Do("GET", "/api/v1/federation/sites/site-a", nil, &hist)
+	states := []string{}
+	for _, e := range hist.Events {
+		states = append(states, e.State)
+	}
+	if got := strings.Join(states, ","); !strings.HasPrefix(got, "up,down,up") || len(hist.Alerts) != 1 || hist.Alerts[0].ClosedAt.IsZero() {
+		t.Fatalf("link history %s, alerts %+v", got, hist.Alerts)
+	}
+
+	// The 5-day rule: every federated camera has a deadline.
+	var dl []federation.Deadline
+	if st := admin.Do("GET", "/api/v1/federation/overdue?all=true", nil, &dl); st != 200 || len(dl) < offline {
+		t.Fatalf("overdue: status %d, %d deadlines", st, len(dl))
+	}
+
+	// Revoking site B cuts it off.
+	if st := admin.Do("DELETE", "/api/v1/federation/sites/site-b", nil, nil); st != 204 {
+		t.Fatalf("revoke: %d", st)
+	}
+	waitFor(t, "site B cut off", func() bool { return !b.App.Federation.LinkUp() })
+	if x := site(t, t1, "site-b"); x.LinkState != "revoked" {
+		t.Fatalf("site B state %q", x.LinkState)
+	}
+}

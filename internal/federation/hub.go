@@ -1,0 +1,503 @@
+package federation
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/registry"
+	"github.com/vigil-vms/vigil/internal/store"
+)
+
+// Link states of a site.
+const (
+	LinkNever   = "never" // enrolled, never connected
+	LinkUp      = "up"
+	LinkDown    = "down"
+	LinkRevoked = "revoked"
+)
+
+// Enrollment is an issued one-time token (the token itself is returned once).
+type Enrollment struct {
+	Token     string    `json:"token"`
+	SiteID    string    `json:"site_id"`
+	Systems   []string  `json:"systems"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Site is an enrolled lower site as tier 1 sees it.
+type Site struct {
+	SiteID      string    `json:"site_id"`
+	Systems     []string  `json:"systems"`
+	EnrolledAt  time.Time `json:"enrolled_at"`
+	RevokedAt   time.Time `json:"revoked_at,omitzero"`
+	LinkState   string    `json:"link_state"`
+	StateSince  time.Time `json:"state_since"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`
+	AppliedSeq  int64     `json:"applied_seq"`
+	Rejected    int64     `json:"rejected"`
+	AuditSeq    int64     `json:"audit_seq"`
+	AuditBroken int64     `json:"audit_broken_at,omitempty"`
+	Cameras     int       `json:"cameras"`
+}
+
+func (s *Service) audit(ctx context.Context, q store.Q, a Actor, action, object string, details map[string]any) error {
+	id := a.UserID
+	if id == "" {
+		id = "system"
+	}
+	_, err := s.d.Audit.Append(ctx, q, audit.Entry{ActorID: id, Actor: a.Username, Org: a.OrgID, Action: action,
+		Object: object, Outcome: audit.OK, Details: details, Remote: a.Remote})
+	return err
+}
+
+// CreateEnrollment issues a one-time token for lower site siteID to connect
+// the given systems (which must exist at tier 1 with that site id).
+func (s *Service) CreateEnrollment(ctx context.Context, by Actor, siteID string, systems []string, ttl time.Duration) (Enrollment, error) {
+	if !s.IsHub() {
+		return Enrollment{}, ErrNotTier1
+	}
+	if !idRe.MatchString(siteID) || siteID == s.d.Cfg.Site.ID || len(systems) == 0 || len(systems) > 1000 {
+		return Enrollment{}, fmt.Errorf("%w: a site id other than this site's and at least one system are needed", ErrInvalid)
+	}
+	if ttl <= 0 || ttl > 30*24*time.Hour {
+		ttl = 24 * time.Hour
+	}
+	for _, id := range systems {
+		sys, err := s.d.Registry.GetSystem(ctx, id)
+		if err != nil {
+			return Enrollment{}, fmt.Errorf("%w: system %q: %v", ErrInvalid, id, err)
+		}
+		if sys.SiteID != siteID {
+			return Enrollment{}, fmt.Errorf("%w: system %q belongs to site %q, not %q", ErrInvalid, id, sys.SiteID, siteID)
+		}
+	}
+	tok := newEnrollToken()
+	now := time.Now()
+	e := Enrollment{Token: tok, SiteID: siteID, Systems: systems, ExpiresAt: now.Add(ttl).UTC()}
+	err := s.d.DB.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO federation_enrollments (token_hash, site_id, systems, created_by, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, hashSecret(tok), siteID, strings.Join(systems, ","), by.UserID, now.UnixMilli(), e.ExpiresAt.UnixMilli()); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, by, "federation.enrollment_create", "site/"+siteID, map[string]any{"systems": systems})
+	})
+	return e, err
+}
+
+// Redeem exchanges an enrollment token for the site's leaf credentials. A
+// token works once; enrolling a site again replaces its credentials.
+func (s *Service) Redeem(ctx context.Context, token, siteID, remote string) (Credentials, error) {
+	if !s.IsHub() {
+		return Credentials{}, ErrNotTier1
+	}
+	tok, err := ParseToken(token)
+	if err != nil {
+		return Credentials{}, ErrTokenUsed
+	}
+	secret := newLeafSecret()
+	now := time.Now().UnixMilli()
+	var systems string
+	err = s.d.DB.InTx(ctx, func(tx *store.Tx) error {
+		var site string
+		var exp, used int64
+		err := tx.QueryRow(ctx, `SELECT site_id, systems, expires_at, used_at FROM federation_enrollments WHERE token_hash = ?`,
+			hashSecret(tok)).Scan(&site, &systems, &exp, &used)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && (used != 0 || exp < now || site != siteID)) {
+			return ErrTokenUsed
+		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.Exec(ctx, `UPDATE federation_enrollments SET used_at = ? WHERE token_hash = ? AND used_at = 0`, now, hashSecret(tok))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrTokenUsed
+		}
+		res, err = tx.Exec(ctx, `UPDATE federation_sites SET systems = ?, secret_hash = ?, revoked_at = 0,
+			link_state = CASE WHEN link_state = 'revoked' THEN 'never' ELSE link_state END, state_since = ? WHERE site_id = ?`,
+			systems, hashSecret(secret), now, siteID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO federation_sites (site_id, systems, secret_hash, enrolled_at, link_state, state_since)
+				VALUES (?, ?, ?, ?, 'never', ?)`, siteID, systems, hashSecret(secret), now, now); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, tx, Actor{UserID: "site:" + siteID, Username: siteID, Remote: remote}, "federation.enroll", "site/"+siteID,
+			map[string]any{"systems": splitList(systems)})
+	})
+	if err != nil {
+		return Credentials{}, err
+	}
+	if err := s.activate(siteID, hashSecret(secret)); err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{SiteID: siteID, HubSiteID: s.d.Cfg.Site.ID, Systems: splitList(systems), LeafURL: s.LeafURL(),
+		LeafUser: leafUser(siteID), LeafPassword: secret, EnrolledAt: now}, nil
+}
+
+// Revoke cuts a site off: its credential stops working at once and its
+// leaf connection is closed. Its cameras stay in the registry, marked by
+// their site's link state.
+func (s *Service) Revoke(ctx context.Context, by Actor, siteID string) error {
+	if !s.IsHub() {
+		return ErrNotTier1
+	}
+	now := time.Now().UnixMilli()
+	err := s.d.DB.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE federation_sites SET revoked_at = ?, secret_hash = '', link_state = 'revoked', state_since = ?
+			WHERE site_id = ? AND revoked_at = 0`, now, now, siteID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		if err := s.linkEvent(ctx, tx, siteID, now, LinkRevoked); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, by, "federation.revoke", "site/"+siteID, nil)
+	})
+	if err != nil {
+		return err
+	}
+	s.node.removeSite(siteID)
+	s.mu.Lock()
+	if a := s.appliers[siteID]; a != nil {
+		a.close()
+		delete(s.appliers, siteID)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// startHub restores every enrolled site and starts the link monitor.
+func (s *Service) startHub() error {
+	rows, err := s.d.DB.Q().Query(s.ctx, `SELECT site_id, secret_hash FROM federation_sites WHERE revoked_at = 0`)
+	if err != nil {
+		return err
+	}
+	type pair struct{ site, hash string }
+	var ps []pair
+	for rows.Next() {
+		var p pair
+		if err := rows.Scan(&p.site, &p.hash); err != nil {
+			rows.Close()
+			return err
+		}
+		ps = append(ps, p)
+	}
+	rows.Close()
+	for _, p := range ps {
+		if err := s.activate(p.site, p.hash); err != nil {
+			return err
+		}
+	}
+	s.go_(s.monitorLinks)
+	return nil
+}
+
+// activate registers a site's account and credential and starts its
+// applier.
+func (s *Service) activate(site, hash string) error {
+	if err := s.node.addSite(site, hash); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.appliers[site] != nil {
+		return nil
+	}
+	a, err := s.newApplier(site)
+	if err != nil {
+		return err
+	}
+	s.appliers[site] = a
+	return nil
+}
+
+// applier moves one site's sourced stream into tier 1's database.
+type applier struct {
+	s      *Service
+	site   string
+	nc     *nats.Conn
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (s *Service) newApplier(site string) (*applier, error) {
+	nc, err := s.node.connect(accountFor(site), "vigil-apply-"+site)
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: inStream, Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
+		MaxAge: 30 * 24 * time.Hour, MaxBytes: 4 << 30,
+		Sources: []*jetstream.StreamSource{{Name: upStream, External: &jetstream.ExternalStream{APIPrefix: "$JS." + site + ".API"}}},
+	})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("federation: stream of %s: %w", site, err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, inStream, jetstream.ConsumerConfig{
+		Durable: "apply", AckPolicy: jetstream.AckAllPolicy, MaxAckPending: 20000, AckWait: time.Minute,
+	})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("federation: consumer of %s: %w", site, err)
+	}
+	actx, acancel := context.WithCancel(s.ctx)
+	a := &applier{s: s, site: site, nc: nc, cancel: acancel, done: make(chan struct{})}
+	go a.run(actx, cons)
+	return a, nil
+}
+
+func (a *applier) close() {
+	a.cancel()
+	<-a.done
+	a.nc.Close()
+}
+
+const applyBatch = 500
+
+func (a *applier) run(ctx context.Context, cons jetstream.Consumer) {
+	defer close(a.done)
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(applyBatch, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if !sleepCtx(ctx, time.Second) {
+				return
+			}
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range batch.Messages() {
+			msgs = append(msgs, m)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := a.s.apply(ctx, a.site, msgs); err != nil {
+			if ctx.Err() == nil {
+				a.s.log.Warn("federation apply failed; will retry", "site", a.site, "err", err)
+				sleepCtx(ctx, time.Second)
+			}
+			// Not acked: redelivered after AckWait; the seq check makes
+			// a second apply a no-op.
+			continue
+		}
+		_ = msgs[len(msgs)-1].Ack()
+	}
+}
+
+var fedActor = func(site string) registry.Actor {
+	return registry.Actor{UserID: "site:" + site, Username: site, Remote: "federation"}
+}
+
+// apply writes one batch of a site's messages in one transaction. Messages
+// at or below the site's applied sequence were applied before and are
+// skipped: each (site, seq) takes effect exactly once.
+func (s *Service) apply(ctx context.Context, site string, msgs []jetstream.Msg) error {
+	var changed bool
+	err := s.d.DB.InTx(ctx, func(tx *store.Tx) error {
+		var applied, rejected, auditSeq int64
+		var auditHash, systems string
+		var broken int64
+		err := tx.QueryRow(ctx, `SELECT applied_seq, rejected, audit_seq, audit_hash, audit_broken, systems FROM federation_sites WHERE site_id = ?`, site).
+			Scan(&applied, &rejected, &auditSeq, &auditHash, &broken, &systems)
+		if err != nil {
+			return err
+		}
+		allowed := splitList(systems)
+		now := time.Now().UnixMilli()
+		for _, m := range msgs {
+			e, err := DecodeEnvelope(m.Data(), site)
+			if err != nil {
+				rejected++
+				s.log.Warn("federation: message refused", "site", site, "err", err)
+				continue
+			}
+			if e.Seq <= applied {
+				continue
+			}
+			applied = e.Seq
+			switch e.Kind {
+			case KindCamera:
+				if !slices.Contains(allowed, e.Camera.SystemID) {
+					rejected++
+					s.log.Warn("federation: camera of a system not enrolled for the site refused", "site", site, "camera", e.Camera.ID, "system", e.Camera.SystemID)
+					continue
+				}
+				if _, err := s.d.Registry.UpsertFederated(ctx, tx, fedActor(site), site, e.Camera.CameraInput, e.Camera.ChangedAt); err != nil {
+					if isRefusal(err) {
+						rejected++
+						s.log.Warn("federation: camera refused", "site", site, "camera", e.Camera.ID, "err", err)
+						continue
+					}
+					return err
+				}
+				if err := upsertFedCamera(ctx, tx, site, e.Camera.ID, e.Camera.Version); err != nil {
+					return err
+				}
+				changed = true
+			case KindCameraDelete:
+				ok, err := s.d.Registry.DeleteFederated(ctx, tx, fedActor(site), site, e.Camera.ID)
+				if err != nil {
+					return err
+				}
+				if ok {
+					if _, err := tx.Exec(ctx, `DELETE FROM federation_cameras WHERE camera_id = ? AND site_id = ?`, e.Camera.ID, site); err != nil {
+						return err
+					}
+					changed = true
+				}
+			case KindStatus:
+				if err := applyStatus(ctx, tx, site, e.Status, now); err != nil {
+					return err
+				}
+			case KindAudit:
+				en := *e.Audit
+				switch {
+				case en.Seq <= auditSeq:
+					continue
+				case en.Seq != auditSeq+1 || en.PrevHash != auditHash:
+					if broken == 0 {
+						broken = en.Seq
+					}
+				default:
+					if h, err := audit.ComputeHash(en); err != nil || h != en.Hash {
+						if broken == 0 {
+							broken = en.Seq
+						}
+					}
+				}
+				if err := insertFedAudit(ctx, tx, site, en); err != nil {
+					return err
+				}
+				auditSeq, auditHash = en.Seq, en.Hash
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE federation_sites SET applied_seq = ?, rejected = ?, audit_seq = ?, audit_hash = ?, audit_broken = ?
+			WHERE site_id = ?`, applied, rejected, auditSeq, auditHash, broken, site)
+		return err
+	})
+	if err == nil && changed && s.d.OnRegistryChange != nil {
+		s.d.OnRegistryChange(ctx)
+	}
+	return err
+}
+
+func isRefusal(err error) bool {
+	var ve registry.ValidationErrors
+	var v1 *registry.ValidationError
+	return errors.As(err, &ve) || errors.As(err, &v1) || errors.Is(err, registry.ErrConflict)
+}
+
+func upsertFedCamera(ctx context.Context, q store.Q, site, id string, version int64) error {
+	res, err := q.Exec(ctx, `UPDATE federation_cameras SET remote_version = ? WHERE camera_id = ?`, version, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		_, err = q.Exec(ctx, `INSERT INTO federation_cameras (camera_id, site_id, remote_version) VALUES (?, ?, ?)`, id, site, version)
+	}
+	return err
+}
+
+// applyStatus records a camera's status; the first time tier 1 sees it
+// online after its last change counts for the 5-day rule (R-FED-2).
+func applyStatus(ctx context.Context, q store.Q, site string, st *StatusRecord, now int64) error {
+	var changedAt, seen int64
+	err := q.QueryRow(ctx, `SELECT c.changed_at, f.seen_online_at FROM federation_cameras f JOIN cameras c ON c.id = f.camera_id
+		WHERE f.camera_id = ? AND f.site_id = ?`, st.CameraID, site).Scan(&changedAt, &seen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // not shared (or not yet): nothing to record
+	}
+	if err != nil {
+		return err
+	}
+	if st.Online && seen < changedAt {
+		seen = now
+		// first_connected_at is the registry's record of the first time
+		// the camera reached tier 1.
+		if _, err := q.Exec(ctx, `UPDATE cameras SET first_connected_at = ? WHERE id = ? AND first_connected_at = 0`, now, st.CameraID); err != nil {
+			return err
+		}
+	}
+	_, err = q.Exec(ctx, `UPDATE federation_cameras SET online = ?, status_at = ?, seen_online_at = ? WHERE camera_id = ?`,
+		st.Online, now, seen, st.CameraID)
+	return err
+}
+
+func insertFedAudit(ctx context.Context, q store.Q, site string, e audit.Entry) error {
+	details, err := audit.CanonicalDetails(e.Details)
+	if err != nil {
+		details = "{}"
+	}
+	_, err = q.Exec(ctx, `INSERT INTO federation_audit (site_id, seq, at, actor_id, actor, org, action, object, outcome, reason, details, remote, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		site, e.Seq, e.At.UnixMilli(), e.ActorID, e.Actor, e.Org, e.Action, e.Object, e.Outcome, e.Reason, details, e.Remote, e.PrevHash, e.Hash)
+	if store.IsUniqueViolation(err) {
+		return nil
+	}
+	return err
+}
+
+// Sites lists the enrolled sites with their link state.
+func (s *Service) Sites(ctx context.Context) ([]Site, error) {
+	rows, err := s.d.DB.Q().Query(ctx, `SELECT site_id, systems, enrolled_at, revoked_at, link_state, state_since, last_seen, applied_seq,
+		rejected, audit_seq, audit_broken, (SELECT COUNT(*) FROM federation_cameras f WHERE f.site_id = s.site_id)
+		FROM federation_sites s ORDER BY site_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Site{}
+	for rows.Next() {
+		var x Site
+		var systems string
+		var enrolled, revoked, since, seen int64
+		if err := rows.Scan(&x.SiteID, &systems, &enrolled, &revoked, &x.LinkState, &since, &seen, &x.AppliedSeq,
+			&x.Rejected, &x.AuditSeq, &x.AuditBroken, &x.Cameras); err != nil {
+			return nil, err
+		}
+		x.Systems = splitList(systems)
+		x.EnrolledAt, x.RevokedAt, x.StateSince, x.LastSeen = store.Time(enrolled), store.Time(revoked), store.Time(since), store.Time(seen)
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// GetSite reads one site.
+func (s *Service) GetSite(ctx context.Context, id string) (Site, error) {
+	all, err := s.Sites(ctx)
+	if err != nil {
+		return Site{}, err
+	}
+	for _, x := range all {
+		if x.SiteID == id {
+			return x, nil
+		}
+	}
+	return Site{}, ErrNotFound
+}

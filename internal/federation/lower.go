@@ -1,0 +1,280 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/registry"
+	"github.com/vigil-vms/vigil/internal/store"
+)
+
+// shipper is a lower site's outbox: it tails the audit log into the local
+// VIGIL_UP stream, which tier 1 sources whenever the link is up.
+type shipper struct {
+	s          *Service
+	nc         *nats.Conn
+	js         jetstream.JetStream
+	lastStatus map[string]bool
+	sysCache   map[string]registry.System
+}
+
+const shipBatch = 500
+
+func (s *Service) startShipper() error {
+	nc, err := s.node.connect("", "vigil-ship")
+	if err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: upStream, Subjects: []string{upSubject}, Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
+		// Kept long enough for any outage the regulation tolerates and
+		// more; tier 1 dedupes by sequence.
+		MaxAge: 90 * 24 * time.Hour, MaxBytes: 8 << 30, Duplicates: time.Hour,
+	}); err != nil {
+		nc.Close()
+		return fmt.Errorf("federation: upward stream: %w", err)
+	}
+	sh := &shipper{s: s, nc: nc, js: js, lastStatus: map[string]bool{}}
+	s.shipper = sh
+	s.go_(sh.run)
+	return nil
+}
+
+func (sh *shipper) close() { sh.nc.Close() }
+
+func (sh *shipper) run() {
+	s := sh.s
+	ctx := s.ctx
+	statusEvery := s.d.Cfg.Federation.StatusInterval
+	nextStatus := time.Now()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		for {
+			n, err := sh.shipOnce(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("federation: shipping failed; will retry", "err", err)
+				}
+				break
+			}
+			if n < shipBatch {
+				break
+			}
+		}
+		if time.Now().After(nextStatus) {
+			if err := sh.shipStatus(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("federation: status shipping failed", "err", err)
+			}
+			nextStatus = time.Now().Add(statusEvery)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.shipKick:
+		}
+	}
+}
+
+func readCursor(ctx context.Context, q store.Q) (auditSeq, outSeq int64, err error) {
+	err = q.QueryRow(ctx, `SELECT audit_seq, out_seq FROM federation_cursor WHERE id = 1`).Scan(&auditSeq, &outSeq)
+	return
+}
+
+// publish stores envelopes in order, synchronously: the local stream must
+// hold them in sequence order, whatever fails midway (a retry republishes
+// the same sequence numbers; the stream drops duplicates by message id).
+func (sh *shipper) publish(ctx context.Context, envs []Envelope) error {
+	for _, e := range envs {
+		m := &nats.Msg{Subject: upSubject, Data: e.encode(), Header: nats.Header{}}
+		if _, err := sh.js.PublishMsg(ctx, m, jetstream.WithMsgID(fmt.Sprintf("%s-%d", e.Site, e.Seq))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shipOnce ships the next batch of audit entries and the camera changes
+// they record; it returns how many entries it shipped.
+func (sh *shipper) shipOnce(ctx context.Context) (int, error) {
+	s := sh.s
+	q := s.d.DB.Q()
+	auditSeq, outSeq, err := readCursor(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	entries, err := audit.Since(ctx, q, auditSeq, shipBatch)
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	site := s.d.Cfg.Site.ID
+	now := nowMS()
+	envs := make([]Envelope, 0, 2*len(entries))
+	sh.sysCache = map[string]registry.System{}
+	for i := range entries {
+		e := entries[i]
+		if id, ok := strings.CutPrefix(e.Object, "camera/"); ok && strings.HasPrefix(e.Action, "camera.") {
+			env, err := sh.cameraEnvelope(ctx, id)
+			if err != nil {
+				return 0, err
+			}
+			outSeq++
+			env.V, env.Site, env.Seq, env.At = envelopeVersion, site, outSeq, now
+			envs = append(envs, env)
+		}
+		outSeq++
+		envs = append(envs, Envelope{V: envelopeVersion, Site: site, Seq: outSeq, At: now, Kind: KindAudit, Audit: &e})
+	}
+	if err := sh.publish(ctx, envs); err != nil {
+		return 0, err
+	}
+	last := entries[len(entries)-1].Seq
+	if _, err := q.Exec(ctx, `UPDATE federation_cursor SET audit_seq = ?, out_seq = ? WHERE id = 1`, last, outSeq); err != nil {
+		return 0, err
+	}
+	return len(entries), nil
+}
+
+// cameraEnvelope is the camera's shared state now, or a delete when it is
+// gone or not (or no longer) shared: a classified camera never; a private
+// owner's camera only with consent on record; only cameras of this site's
+// enrolled systems (and of federation.share_systems when set).
+func (sh *shipper) cameraEnvelope(ctx context.Context, id string) (Envelope, error) {
+	s := sh.s
+	del := Envelope{Kind: KindCameraDelete, Camera: &CameraRecord{CameraInput: registry.CameraInput{ID: id}}}
+	c, err := s.d.Registry.GetCamera(ctx, id)
+	if errors.Is(err, registry.ErrNotFound) {
+		return del, nil
+	}
+	if err != nil {
+		return Envelope{}, err
+	}
+	del.Camera.SystemID = c.SystemID
+	ok, err := sh.shared(ctx, c)
+	if err != nil || !ok {
+		return del, err
+	}
+	rec := &CameraRecord{CameraInput: registry.CameraInput{
+		ID: c.ID, SystemID: c.SystemID, Name: c.Name, Kinds: c.Kinds, Purposes: c.Purposes, Area: c.Area,
+		Lat: c.Lat, Lon: c.Lon, AdminUnit: c.AdminUnit, Address: c.Address, Public: c.Public, Transport: c.Transport,
+		OnDemand: true, Consent: c.Consent, InstalledAt: c.InstalledAt,
+	}, ChangedAt: store.MS(c.ChangedAt), Version: c.Version}
+	return Envelope{Kind: KindCamera, Camera: rec}, nil
+}
+
+func (sh *shipper) shared(ctx context.Context, c registry.Camera) (bool, error) {
+	s := sh.s
+	if c.Classified {
+		return false, nil
+	}
+	if s.creds != nil && !slices.Contains(s.creds.Systems, c.SystemID) {
+		return false, nil
+	}
+	if share := s.d.Cfg.Federation.ShareSystems; len(share) > 0 && !slices.Contains(share, c.SystemID) {
+		return false, nil
+	}
+	sys, ok := sh.sysCache[c.SystemID]
+	if !ok {
+		var err error
+		if sys, err = s.d.Registry.GetSystem(ctx, c.SystemID); err != nil {
+			return false, err
+		}
+		sh.sysCache[c.SystemID] = sys
+	}
+	if sys.SiteID != s.d.Cfg.Site.ID {
+		return false, nil
+	}
+	f, err := s.d.Registry.CameraFacts(ctx, c.ID)
+	if err != nil {
+		return false, err
+	}
+	if f.PrivateOwner && !f.ConsentOnRecord {
+		return false, nil
+	}
+	return true, nil
+}
+
+// shipStatus sends the cameras whose online state changed since last time
+// (all of them after a start).
+func (sh *shipper) shipStatus(ctx context.Context) error {
+	s := sh.s
+	if s.d.Online == nil {
+		return nil
+	}
+	now := s.d.Online()
+	q := s.d.DB.Q()
+	_, outSeq, err := readCursor(ctx, q)
+	if err != nil {
+		return err
+	}
+	var envs []Envelope
+	sh.sysCache = map[string]registry.System{}
+	ids := make([]string, 0, len(now))
+	for id := range now {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		on := now[id]
+		if last, ok := sh.lastStatus[id]; ok && last == on {
+			continue
+		}
+		if c, err := s.d.Registry.GetCamera(ctx, id); err != nil {
+			continue
+		} else if ok, err := sh.shared(ctx, c); err != nil || !ok {
+			continue
+		}
+		outSeq++
+		envs = append(envs, Envelope{V: envelopeVersion, Site: s.d.Cfg.Site.ID, Seq: outSeq, At: nowMS(), Kind: KindStatus,
+			Status: &StatusRecord{CameraID: id, Online: on}})
+	}
+	if len(envs) == 0 {
+		return nil
+	}
+	if err := sh.publish(ctx, envs); err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, `UPDATE federation_cursor SET out_seq = ? WHERE id = 1`, outSeq); err != nil {
+		return err
+	}
+	for _, e := range envs {
+		sh.lastStatus[e.Status.CameraID] = e.Status.Online
+	}
+	return nil
+}
+
+// ShipStats is the lower site's outbox position.
+type ShipStats struct {
+	Enrolled  bool   `json:"enrolled"`
+	HubSiteID string `json:"hub_site_id,omitempty"`
+	LinkUp    bool   `json:"link_up"`
+	AuditSeq  int64  `json:"audit_seq"`
+	OutSeq    int64  `json:"out_seq"`
+}
+
+// Stats reports this lower site's shipping position.
+func (s *Service) Stats(ctx context.Context) (ShipStats, error) {
+	st := ShipStats{Enrolled: s.creds != nil, LinkUp: s.LinkUp()}
+	if s.creds != nil {
+		st.HubSiteID = s.creds.HubSiteID
+	}
+	var err error
+	st.AuditSeq, st.OutSeq, err = readCursor(ctx, s.d.DB.Q())
+	return st, err
+}

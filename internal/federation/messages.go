@@ -1,0 +1,141 @@
+package federation
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/registry"
+)
+
+// The upward stream of a lower site (UP, subjects up.>) carries envelopes.
+// Seq is the lower site's outbox number: strictly increasing by one, so tier
+// 1 applies each (site, seq) once and in order, whatever the link did.
+const (
+	upStream  = "VIGIL_UP"
+	upSubject = "vigil.up"
+	// tier 1's stream of one site, in that site's account, sourcing UP
+	// across the leaf through $JS.<site>.API.
+	inStream = "VIGIL_IN"
+	// request/reply subject a lower site answers on (tier 1 asks).
+	askSubject = "vigil.ask"
+
+	// Message kinds.
+	KindCamera       = "camera"
+	KindCameraDelete = "camera.delete"
+	KindStatus       = "status"
+	KindAudit        = "audit"
+
+	envelopeVersion = 1
+	maxEnvelope     = 256 << 10
+)
+
+// Envelope is one upward message.
+type Envelope struct {
+	V    int    `json:"v"`
+	Site string `json:"site"`
+	Seq  int64  `json:"seq"`
+	Kind string `json:"kind"`
+	// At is when the lower site produced it (unix ms).
+	At     int64         `json:"at"`
+	Camera *CameraRecord `json:"camera,omitempty"`
+	Status *StatusRecord `json:"status,omitempty"`
+	Audit  *audit.Entry  `json:"audit,omitempty"`
+}
+
+// CameraRecord is what a lower site shares of a camera: never its stream
+// URLs or credentials; never a classified camera.
+type CameraRecord struct {
+	registry.CameraInput
+	ChangedAt int64 `json:"changed_at"`
+	Version   int64 `json:"version"`
+}
+
+// StatusRecord is a camera's state as the lower site sees it.
+type StatusRecord struct {
+	CameraID string `json:"camera_id"`
+	Online   bool   `json:"online"`
+}
+
+var idRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// DecodeEnvelope parses and checks one upward message. The site field must
+// name the sending site: tier 1 passes the site whose account the message
+// arrived in, so a site cannot speak for another.
+func DecodeEnvelope(data []byte, site string) (Envelope, error) {
+	var e Envelope
+	if len(data) > maxEnvelope {
+		return e, errors.New("federation: message too large")
+	}
+	// Numbers in audit details stay as their literal (json.Number), so
+	// the entry's hash can be recomputed from what arrived.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&e); err != nil {
+		return e, fmt.Errorf("federation: message: %w", err)
+	}
+	if dec.More() {
+		return e, errors.New("federation: message: trailing data")
+	}
+	if e.V != envelopeVersion {
+		return e, fmt.Errorf("federation: message version %d not supported", e.V)
+	}
+	if e.Site != site {
+		return e, fmt.Errorf("federation: message claims site %q on the link of %q", e.Site, site)
+	}
+	if e.Seq < 1 {
+		return e, errors.New("federation: message without sequence")
+	}
+	switch e.Kind {
+	case KindCameraDelete:
+		if e.Camera == nil || !idRe.MatchString(e.Camera.ID) {
+			return e, errors.New("federation: camera delete without a valid camera id")
+		}
+	case KindCamera:
+		if e.Camera == nil || !idRe.MatchString(e.Camera.ID) || !idRe.MatchString(e.Camera.SystemID) {
+			return e, errors.New("federation: camera message without a valid camera and system id")
+		}
+		if e.Camera.Classified {
+			return e, errors.New("federation: a classified camera is never federated")
+		}
+		if e.Camera.MainURL != "" || e.Camera.SubURL != "" || e.Camera.Username != "" || e.Camera.Password != "" {
+			return e, errors.New("federation: camera message carries stream endpoints")
+		}
+	case KindStatus:
+		if e.Status == nil || !idRe.MatchString(e.Status.CameraID) {
+			return e, errors.New("federation: status message without a valid camera id")
+		}
+	case KindAudit:
+		if e.Audit == nil || e.Audit.Seq < 1 {
+			return e, errors.New("federation: audit message without an entry")
+		}
+	default:
+		return e, fmt.Errorf("federation: unknown message kind %q", e.Kind)
+	}
+	return e, nil
+}
+
+func (e Envelope) encode() []byte {
+	b, _ := json.Marshal(e)
+	return b
+}
+
+func nowMS() int64 { return time.Now().UnixMilli() }
+
+func parseDetails(s string) (map[string]any, error) {
+	if s == "" || s == "{}" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -1,0 +1,136 @@
+package record_test
+
+import (
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/vigil-vms/vigil/internal/record"
+	"github.com/vigil-vms/vigil/internal/record/recordtest"
+	"github.com/vigil-vms/vigil/internal/sim"
+	"github.com/vigil-vms/vigil/internal/store"
+)
+
+// The recorder in a child process, killed with SIGKILL by the parent.
+func TestHelperRecorderProcess(t *testing.T) {
+	if os.Getenv("VIGIL_REC_HELPER_DB") == "" {
+		t.Skip("helper process for TestKillDashNine")
+	}
+	db, err := store.Open(context.Background(), store.Options{SQLitePath: os.Getenv("VIGIL_REC_HELPER_DB")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := fastOpts()
+	opt.Folders = []record.Folder{{Name: "disk1", Path: os.Getenv("VIGIL_REC_HELPER_DIR")}}
+	rig := recordtest.Start(t, db, []sim.CameraSpec{{ID: "cam-k"}}, opt)
+	if _, err := rig.Rec.Reconcile(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	rig.Rec.Start(context.Background())
+	select {}
+}
+
+func openRows(segs []record.SegmentRow) []record.SegmentRow {
+	var out []record.SegmentRow
+	for _, g := range segs {
+		if g.State == record.StateOpen {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// kill -9 during recording, restart: the index is repaired (the open
+// segment closed at its last whole fragment, a partial fragment cut off,
+// lost files marked missing, unindexed files recovered) and recording
+// resumes.
+func TestKillDashNine(t *testing.T) {
+	recordtest.NeedFFprobe(t)
+	dir := t.TempDir()
+	dbPath := filepath.Join(t.TempDir(), "vigil.db")
+	db, err := store.Open(context.Background(), store.Options{SQLitePath: dbPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRecorderProcess$")
+	cmd.Env = append(os.Environ(), "VIGIL_REC_HELPER_DB="+dbPath, "VIGIL_REC_HELPER_DIR="+dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var open record.SegmentRow
+	recordtest.WaitFor(t, "two closed segments and an open one with fragments", func() bool {
+		segs := allSegments(t, db, "cam-k")
+		o := openRows(segs)
+		if closedCount(segs) < 2 || len(o) != 1 {
+			return false
+		}
+		st, err := os.Stat(filepath.Join(dir, o[0].Path))
+		open = o[0]
+		return err == nil && st.Size() > 2000
+	})
+	_ = cmd.Process.Kill() // SIGKILL
+	_ = cmd.Wait()
+
+	// A power cut would also leave half a fragment: append one.
+	openPath := filepath.Join(dir, open.Path)
+	f, err := os.OpenFile(openPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial := []byte{0, 0, 0x10, 0, 'm', 'o', 'o', 'f', 0, 0, 0, 16, 'm', 'f', 'h', 'd', 0, 0}
+	_, _ = f.Write(partial)
+	f.Close()
+	// A closed segment's file lost, another's row lost.
+	segs := allSegments(t, db, "cam-k")
+	var closed []record.SegmentRow
+	for _, g := range segs {
+		if g.State == record.StateOK {
+			closed = append(closed, g)
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, closed[0].Path)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Q().Exec(context.Background(), `DELETE FROM record_segments WHERE id = ?`, closed[1].ID); err != nil {
+		t.Fatal(err)
+	}
+
+	opt := fastOpts()
+	opt.Folders = []record.Folder{{Name: "disk1", Path: dir}}
+	rig := recordtest.Start(t, db, []sim.CameraSpec{{ID: "cam-k"}}, opt)
+	dry, err := rig.Rec.Reconcile(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := rig.Rec.Reconcile(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Closed != 1 || rep.TruncatedBytes != int64(len(partial)) || rep.Missing != 1 || rep.Recovered != 1 || len(rep.Problems) != 0 {
+		t.Fatalf("reconcile: %+v", rep)
+	}
+	if dry.Closed != rep.Closed || dry.Missing != rep.Missing || dry.Recovered != rep.Recovered {
+		t.Fatalf("dry run %+v differs from repair %+v", dry, rep)
+	}
+	if again, _ := rig.Rec.Reconcile(context.Background(), false); !again.OK() {
+		t.Fatalf("second reconcile still finds work: %+v", again)
+	}
+	// Every surviving segment is whole: ffprobe agrees with the index.
+	for _, g := range allSegments(t, db, "cam-k") {
+		dur, n, err := recordtest.Probe(t, filepath.Join(dir, g.Path))
+		if err != nil || math.Abs(dur-float64(g.EndMS-g.StartMS)/1000) > 0.041 || int64(n) != g.Frames {
+			t.Fatalf("segment %s (%s): ffprobe %v %.3f s %d frames; index %d ms %d frames", g.ID, g.StartReason, err, dur, n, g.EndMS-g.StartMS, g.Frames)
+		}
+	}
+	// Recording resumes.
+	before := len(allSegments(t, db, "cam-k"))
+	rig.Rec.Start(context.Background())
+	recordtest.WaitFor(t, "a new segment after restart", func() bool {
+		rig.Rec.Flush()
+		return closedCount(allSegments(t, db, "cam-k")) > before
+	})
+}

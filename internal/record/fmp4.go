@@ -1,0 +1,444 @@
+package record
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+)
+
+// A segment file is plain fragmented MP4: ftyp+moov (the init), then one
+// moof+mdat pair per fragment (about 1 s each), appended with one write per
+// fragment. A crash therefore leaves the init, whole fragments, and at most
+// one partial fragment at the tail, which ScanFile ignores and Repair cuts.
+
+// Limits of the scanner: a box larger than this is corruption, not video.
+const (
+	maxInitSize  = 4 << 20
+	maxFragSize  = 256 << 20
+	maxFragCount = 1 << 20
+	maxSamples   = 1 << 16
+)
+
+// ErrNotSegment is returned for a file that does not start like a segment.
+var ErrNotSegment = errors.New("record: not a segment file (no ftyp+moov)")
+
+// FileInfo is what a scan of a segment file found.
+type FileInfo struct {
+	Init      []byte // ftyp+moov, verbatim
+	TimeScale uint32
+	Codec     string // H264 or H265
+	Frags     []Frag
+	Valid     int64  // bytes up to the end of the last whole fragment
+	Size      int64  // bytes in the file
+	Ticks     uint64 // decode duration of every whole fragment, in TimeScale
+	Frames    int
+}
+
+// Frag is one moof+mdat pair.
+type Frag struct {
+	Offset   int64 // of the moof
+	Size     int64 // moof+mdat
+	BaseTime uint64
+	Data     int64 // file offset of the first sample's bytes
+	Samples  []Sample
+}
+
+// Sample is one access unit's entry in a trun.
+type Sample struct {
+	Duration uint32
+	Size     uint32
+	Sync     bool
+	CTO      int32
+}
+
+// Ticks is the fragment's decode duration.
+func (f *Frag) Ticks() uint64 {
+	var t uint64
+	for _, s := range f.Samples {
+		t += uint64(s.Duration)
+	}
+	return t
+}
+
+type boxHdr struct {
+	typ  string
+	size int64 // whole box
+	hdr  int64 // header length
+}
+
+func readBoxHdr(r io.ReaderAt, off, limit int64) (boxHdr, error) {
+	var b [16]byte
+	if limit-off < 8 {
+		return boxHdr{}, io.ErrUnexpectedEOF
+	}
+	if _, err := r.ReadAt(b[:8], off); err != nil {
+		return boxHdr{}, io.ErrUnexpectedEOF
+	}
+	h := boxHdr{typ: string(b[4:8]), size: int64(binary.BigEndian.Uint32(b[:4])), hdr: 8}
+	switch h.size {
+	case 1:
+		if limit-off < 16 {
+			return h, io.ErrUnexpectedEOF
+		}
+		if _, err := r.ReadAt(b[8:16], off+8); err != nil {
+			return h, io.ErrUnexpectedEOF
+		}
+		u := binary.BigEndian.Uint64(b[8:16])
+		if u > 1<<50 {
+			return h, fmt.Errorf("record: box %q too large", h.typ)
+		}
+		h.size, h.hdr = int64(u), 16
+	case 0:
+		h.size = limit - off
+	}
+	if h.size < h.hdr {
+		return h, fmt.Errorf("record: box %q has a bad size", h.typ)
+	}
+	if off+h.size > limit {
+		return h, io.ErrUnexpectedEOF
+	}
+	return h, nil
+}
+
+// ScanFile reads a segment's structure without reading its media: the init,
+// and every whole fragment's sample table. A partial tail is not an error
+// (Valid < Size tells it); anything else malformed is.
+func ScanFile(r io.ReaderAt, size int64) (*FileInfo, error) {
+	fi := &FileInfo{Size: size}
+	var off int64
+	// ftyp, moov
+	for _, want := range []string{"ftyp", "moov"} {
+		h, err := readBoxHdr(r, off, size)
+		if err != nil || h.typ != want {
+			return nil, ErrNotSegment
+		}
+		off += h.size
+	}
+	if off > maxInitSize {
+		return nil, ErrNotSegment
+	}
+	fi.Init = make([]byte, off)
+	if _, err := r.ReadAt(fi.Init, 0); err != nil {
+		return nil, ErrNotSegment
+	}
+	var init fmp4.Init
+	if err := init.Unmarshal(bytes.NewReader(fi.Init)); err != nil || len(init.Tracks) != 1 {
+		return nil, fmt.Errorf("%w: bad moov", ErrNotSegment)
+	}
+	fi.TimeScale = init.Tracks[0].TimeScale
+	switch init.Tracks[0].Codec.(type) {
+	case *codecs.H264:
+		fi.Codec = "H264"
+	case *codecs.H265:
+		fi.Codec = "H265"
+	default:
+		return nil, fmt.Errorf("%w: unsupported codec", ErrNotSegment)
+	}
+	if fi.TimeScale == 0 {
+		return nil, fmt.Errorf("%w: zero time scale", ErrNotSegment)
+	}
+	fi.Valid = off
+	for off < size && len(fi.Frags) < maxFragCount {
+		h, err := readBoxHdr(r, off, size)
+		if err != nil {
+			break // partial tail
+		}
+		if h.typ != "moof" {
+			if h.typ == "free" || h.typ == "skip" || h.typ == "udta" {
+				off += h.size
+				fi.Valid = off
+				continue
+			}
+			return fi, fmt.Errorf("record: unexpected box %q at %d", h.typ, off)
+		}
+		if h.size > maxFragSize {
+			return fi, fmt.Errorf("record: moof too large at %d", off)
+		}
+		moof := make([]byte, h.size)
+		if _, err := r.ReadAt(moof, off); err != nil {
+			break
+		}
+		md, err := readBoxHdr(r, off+h.size, size)
+		if err != nil {
+			break // mdat not (fully) written
+		}
+		if md.typ != "mdat" {
+			return fi, fmt.Errorf("record: moof without mdat at %d", off)
+		}
+		fr, err := ParseMoof(moof[h.hdr:])
+		if err != nil {
+			return fi, fmt.Errorf("record: fragment at %d: %w", off, err)
+		}
+		fr.Offset = off
+		fr.Size = h.size + md.size
+		fr.Data += off
+		var total int64
+		for _, s := range fr.Samples {
+			total += int64(s.Size)
+		}
+		if fr.Data < off+h.size+md.hdr || fr.Data+total > off+fr.Size {
+			return fi, fmt.Errorf("record: fragment at %d: samples outside mdat", off)
+		}
+		fi.Frags = append(fi.Frags, fr)
+		fi.Ticks = fr.BaseTime + fr.Ticks()
+		fi.Frames += len(fr.Samples)
+		off += fr.Size
+		fi.Valid = off
+	}
+	return fi, nil
+}
+
+// ParseMoof reads the payload of a moof box (without its header): one traf
+// with tfhd, tfdt and trun, as the recorder writes them. Data is the offset
+// of the first sample relative to the moof start.
+func ParseMoof(b []byte) (Frag, error) {
+	var fr Frag
+	var gotTraf bool
+	err := eachBox(b, func(typ string, p []byte) error {
+		if typ != "traf" {
+			return nil
+		}
+		if gotTraf {
+			return errors.New("more than one track")
+		}
+		gotTraf = true
+		var defDur, defSize, defFlags uint32
+		var gotTrun bool
+		return eachBox(p, func(typ string, p []byte) error {
+			switch typ {
+			case "tfhd":
+				if len(p) < 8 {
+					return errors.New("short tfhd")
+				}
+				flags := binary.BigEndian.Uint32(p[:4]) & 0xffffff
+				q := p[8:]
+				take := func() (uint32, error) {
+					if len(q) < 4 {
+						return 0, errors.New("short tfhd")
+					}
+					v := binary.BigEndian.Uint32(q)
+					q = q[4:]
+					return v, nil
+				}
+				if flags&0x1 != 0 {
+					return errors.New("base data offset not supported")
+				}
+				var err error
+				if flags&0x2 != 0 {
+					if _, err = take(); err != nil {
+						return err
+					}
+				}
+				if flags&0x8 != 0 {
+					if defDur, err = take(); err != nil {
+						return err
+					}
+				}
+				if flags&0x10 != 0 {
+					if defSize, err = take(); err != nil {
+						return err
+					}
+				}
+				if flags&0x20 != 0 {
+					if defFlags, err = take(); err != nil {
+						return err
+					}
+				}
+			case "tfdt":
+				if len(p) < 8 {
+					return errors.New("short tfdt")
+				}
+				if p[0] == 1 {
+					if len(p) < 12 {
+						return errors.New("short tfdt")
+					}
+					fr.BaseTime = binary.BigEndian.Uint64(p[4:12])
+				} else {
+					fr.BaseTime = uint64(binary.BigEndian.Uint32(p[4:8]))
+				}
+			case "trun":
+				if gotTrun {
+					return errors.New("more than one trun")
+				}
+				gotTrun = true
+				if len(p) < 8 {
+					return errors.New("short trun")
+				}
+				flags := binary.BigEndian.Uint32(p[:4]) & 0xffffff
+				n := binary.BigEndian.Uint32(p[4:8])
+				if n > maxSamples {
+					return errors.New("too many samples")
+				}
+				q := p[8:]
+				if flags&0x1 != 0 {
+					if len(q) < 4 {
+						return errors.New("short trun")
+					}
+					fr.Data = int64(int32(binary.BigEndian.Uint32(q)))
+					q = q[4:]
+				}
+				first, hasFirst := uint32(0), false
+				if flags&0x4 != 0 {
+					if len(q) < 4 {
+						return errors.New("short trun")
+					}
+					first, hasFirst = binary.BigEndian.Uint32(q), true
+					q = q[4:]
+				}
+				per := 0
+				for _, f := range []uint32{0x100, 0x200, 0x400, 0x800} {
+					if flags&f != 0 {
+						per += 4
+					}
+				}
+				if uint64(len(q)) < uint64(n)*uint64(per) {
+					return errors.New("short trun")
+				}
+				fr.Samples = make([]Sample, n)
+				for i := range fr.Samples {
+					s := Sample{Duration: defDur, Size: defSize}
+					sf := defFlags
+					if i == 0 && hasFirst {
+						sf = first
+					}
+					if flags&0x100 != 0 {
+						s.Duration = binary.BigEndian.Uint32(q)
+						q = q[4:]
+					}
+					if flags&0x200 != 0 {
+						s.Size = binary.BigEndian.Uint32(q)
+						q = q[4:]
+					}
+					if flags&0x400 != 0 {
+						sf = binary.BigEndian.Uint32(q)
+						q = q[4:]
+					}
+					if flags&0x800 != 0 {
+						s.CTO = int32(binary.BigEndian.Uint32(q))
+						q = q[4:]
+					}
+					s.Sync = sf&0x10000 == 0
+					fr.Samples[i] = s
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fr, err
+	}
+	if !gotTraf || fr.Samples == nil {
+		return fr, errors.New("no samples")
+	}
+	return fr, nil
+}
+
+func eachBox(b []byte, fn func(typ string, payload []byte) error) error {
+	for len(b) > 0 {
+		if len(b) < 8 {
+			return errors.New("truncated box")
+		}
+		size := uint64(binary.BigEndian.Uint32(b))
+		hdr := uint64(8)
+		if size == 1 {
+			if len(b) < 16 {
+				return errors.New("truncated box")
+			}
+			size, hdr = binary.BigEndian.Uint64(b[8:]), 16
+		} else if size == 0 {
+			size = uint64(len(b))
+		}
+		if size < hdr || size > uint64(len(b)) {
+			return errors.New("bad box size")
+		}
+		if err := fn(string(b[4:8]), b[hdr:size]); err != nil {
+			return err
+		}
+		b = b[size:]
+	}
+	return nil
+}
+
+// segmentFile is a segment being written.
+type segmentFile struct {
+	f      *os.File
+	path   string
+	size   int64
+	seq    uint32
+	sync   bool
+	buf    seekablebuffer.Buffer
+	frames int
+}
+
+func createSegment(path string, init *fmp4.Init, sync bool) (*segmentFile, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	s := &segmentFile{f: f, path: path, sync: sync}
+	if err := init.Marshal(&s.buf); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	if err := s.flushBuf(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	if sync {
+		syncDir(filepath.Dir(path))
+	}
+	return s, nil
+}
+
+func (s *segmentFile) flushBuf() error {
+	n, err := s.f.Write(s.buf.Bytes())
+	s.size += int64(n)
+	s.buf.Reset()
+	_, _ = s.buf.Seek(0, io.SeekStart)
+	if err != nil {
+		return err
+	}
+	if s.sync {
+		return s.f.Sync()
+	}
+	return nil
+}
+
+// writeFragment appends one moof+mdat in a single write.
+func (s *segmentFile) writeFragment(baseTime uint64, samples []*fmp4.Sample) error {
+	s.seq++
+	p := fmp4.Part{SequenceNumber: s.seq, Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: baseTime, Samples: samples}}}
+	if err := p.Marshal(&s.buf); err != nil {
+		return err
+	}
+	s.frames += len(samples)
+	return s.flushBuf()
+}
+
+func (s *segmentFile) close() error {
+	err := s.f.Sync()
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}

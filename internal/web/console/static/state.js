@@ -1,0 +1,56 @@
+// Shared state of the page: who is signed in, the site settings, the cameras
+// the user may watch, their systems and the live stream states.
+import { get, getAll } from "./api.js";
+
+export const state = {
+  settings: {},
+  me: null,          // /auth/me answer
+  cameras: [],       // cameras the user may watch
+  systems: new Map(),
+  orgs: new Map(),
+  status: new Map(), // camera id → online|offline|connecting|idle
+  listeners: new Set(),
+};
+
+export function can(perm) { return !!(state.me && state.me.site_permissions.includes(perm)); }
+export function highest() { return !!(state.me && state.me.highest_access); }
+export function userKey() { return state.me ? state.me.user.user_id : "anon"; }
+
+// managedSystems are the systems whose cameras the user may register: all of
+// them for registry managers, else those of the user's organisation.
+export function managedSystems() {
+  const all = [...state.systems.values()];
+  if (can("manage-registry")) return all;
+  const org = state.me && state.me.user.org_id;
+  return all.filter((s) => s.managing_org_id === org || s.operating_org_id === org);
+}
+
+export function changed() { state.listeners.forEach((fn) => fn()); }
+export function onChange(fn) { state.listeners.add(fn); return () => state.listeners.delete(fn); }
+
+export async function loadInventory() {
+  const [cams, systems, orgs] = await Promise.all([
+    getAll("/cameras"), getAll("/systems"), getAll("/organisations"),
+  ]);
+  state.cameras = cams;
+  state.systems = new Map(systems.map((s) => [s.id, s]));
+  state.orgs = new Map(orgs.map((o) => [o.id, o]));
+  await loadStatus();
+  changed();
+}
+
+export async function loadStatus() {
+  try {
+    const sts = await get("/streams");
+    const m = new Map();
+    for (const s of sts) {
+      // A camera is as good as its best variant.
+      const rank = { online: 3, connecting: 2, idle: 1, offline: 0 };
+      const cur = m.get(s.camera_id);
+      if (cur === undefined || (rank[s.status] || 0) > (rank[cur] || 0)) m.set(s.camera_id, s.status);
+    }
+    state.status = m;
+  } catch (_) { /* keep the last known states */ }
+}
+
+export function camera(id) { return state.cameras.find((c) => c.id === id); }
