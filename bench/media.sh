@@ -4,6 +4,7 @@
 # (measures its CPU with getrusage over a fixed wall interval), raw readers.
 #   bench/media.sh            # defaults
 #   READERS=200 CAMS=20 MEASURE=10s bench/media.sh
+#   COALESCE=-1ms bench/media.sh   # RTSP write coalescing off, to compare
 set -eu
 cd "$(dirname "$0")/.."
 READERS=${READERS:-200}
@@ -33,7 +34,7 @@ start_sim 1
 base=$(timeout 120 "$BIN" hub -sim "$SIM" -listen "$HUB" -cams 1 -readers 0 -warm 2s -measure "$MEASURE" | tail -1)
 echo "ingest, 1 camera, no reader:   $base"
 
-timeout 180 "$BIN" hub -sim "$SIM" -listen "$HUB" -cams 1 -readers "$READERS" -warm 3s -measure "$MEASURE" >"$TMP/fan.out" 2>&1 &
+timeout 180 "$BIN" hub -sim "$SIM" -listen "$HUB" -cams 1 -readers "$READERS" -warm 3s -measure "$MEASURE" -coalesce "${COALESCE:-0}" >"$TMP/fan.out" 2>&1 &
 HPID=$!; PIDS="$PIDS $HPID"; sleep 1.5
 timeout 180 "$BIN" readers -addr "$HUB" -n "$READERS" -duration 40s >"$TMP/readers.out" 2>&1 &
 RPID=$!; PIDS="$PIDS $RPID"
@@ -45,7 +46,7 @@ echo "  readers: $(tail -1 "$TMP/readers.out")"
 awk -v a="$(field "$fan" cpu_pct)" -v b="$(field "$base" cpu_pct)" -v n="$READERS" \
   'BEGIN { printf "  => CPU per reader: %.3f %% of a core (goal <= 0.25 %%)\n", (a-b)/n }'
 
-timeout 120 "$BIN" hub -sim "$SIM" -listen "$HUB" -cams 1 -readers 0 -warm 0s -measure 60s >/dev/null 2>&1 &
+timeout 120 "$BIN" hub -sim "$SIM" -listen "$HUB" -cams 1 -readers 0 -warm 0s -measure 60s -coalesce "${COALESCE:-0}" >/dev/null 2>&1 &
 HPID=$!; PIDS="$PIDS $HPID"; sleep 3
 ttff=$(timeout 60 "$BIN" ttff -addr "$HUB" -n 20 | tail -1)
 kill "$HPID" 2>/dev/null || true; wait "$HPID" 2>/dev/null || true

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -48,6 +49,10 @@ type Config struct {
 	// recorder and relays stay attached); 15 s, negative disables.
 	OfflineGrace time.Duration
 	LogEvery     time.Duration // rate limit for repeated warnings; 10 s
+	// CoalesceWrites holds an RTSP reader's writes this long and sends them
+	// as one (one syscall per frame instead of per packet); 2 ms, negative
+	// disables. See coalesce.go.
+	CoalesceWrites time.Duration
 }
 
 func (c *Config) defaults() {
@@ -67,6 +72,9 @@ func (c *Config) defaults() {
 	}
 	if c.OfflineGrace == 0 {
 		c.OfflineGrace = 15 * time.Second
+	}
+	if c.CoalesceWrites == 0 {
+		c.CoalesceWrites = 2 * time.Millisecond
 	}
 	if c.ReaderQueue <= 0 {
 		c.ReaderQueue = 256
@@ -150,6 +158,15 @@ func (h *Hub) Start(ctx context.Context) error {
 			// it to the server (Digest only proves knowledge of a known one).
 			AuthMethods: basicOnly,
 			ReadTimeout: 10 * time.Second,
+		}
+		if d := h.cfg.CoalesceWrites; d > 0 {
+			h.srv.Listen = func(network, address string) (net.Listener, error) {
+				l, err := net.Listen(network, address)
+				if err != nil {
+					return nil, err
+				}
+				return coalescingListener{Listener: l, delay: d, max: 32 << 10}, nil
+			}
 		}
 		if err := h.srv.Start(); err != nil {
 			h.cancel()

@@ -112,13 +112,14 @@ func runHub(ctx context.Context, args []string) error {
 	warm := fs.Duration("warm", 3*time.Second, "warm-up after readers are in")
 	measure := fs.Duration("measure", 10*time.Second, "measurement interval")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up waiting for readers after")
+	coalesce := fs.Duration("coalesce", 0, "RTSP write coalescing delay (0 = the hub's default, negative = off)")
 	_ = fs.Parse(args)
 
 	var ss srcs
 	for i := range *cams {
 		ss = append(ss, media.Source{CameraID: fmt.Sprintf("cam%d", i), MainURL: fmt.Sprintf("rtsp://%s/cam%d/main", *simAddr, i)})
 	}
-	h, err := media.New(media.Config{RTSPAddr: *listen, ReaderQueue: 512}, ss, allowAll{}, quiet(), nil)
+	h, err := media.New(media.Config{RTSPAddr: *listen, ReaderQueue: 512, CoalesceWrites: *coalesce}, ss, allowAll{}, quiet(), nil)
 	if err != nil {
 		return err
 	}
