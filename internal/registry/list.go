@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 )
 
@@ -170,39 +169,26 @@ func (s *Service) ListCameras(ctx context.Context, scope Scope, f CameraFilter) 
 	limit, offset := pageOf(f.Limit, f.Offset)
 	page := CameraPage{Items: []Camera{}}
 	q := s.db.Q()
-	// One pass: the window count gives the total beside the page, so the
-	// scope expression is evaluated once per request, not twice.
-	rows, err := q.Query(ctx, "SELECT "+cameraCols+", COUNT(*) OVER ()"+cond+" ORDER BY c.name, c.id LIMIT ? OFFSET ?", append(args, limit, offset)...)
+	if err := q.QueryRow(ctx, "SELECT COUNT(*)"+cond, args...).Scan(&page.Total); err != nil {
+		return page, err
+	}
+	if page.Total <= offset {
+		return page, nil
+	}
+	rows, err := q.Query(ctx, "SELECT "+cameraCols+cond+" ORDER BY c.name, c.id LIMIT ? OFFSET ?", append(args, limit, offset)...)
 	if err != nil {
 		return page, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		c, err := scanCamera(withTotal{rows, &page.Total})
+		c, err := scanCamera(rows)
 		if err != nil {
 			return page, err
 		}
 		page.Items = append(page.Items, c)
 	}
-	if err := rows.Err(); err != nil {
-		return page, err
-	}
-	if len(page.Items) == 0 && offset > 0 {
-		// Past the last page the window has no row to ride on: count alone.
-		if err := q.QueryRow(ctx, "SELECT COUNT(*)"+cond, args...).Scan(&page.Total); err != nil {
-			return page, err
-		}
-	}
-	return page, nil
+	return page, rows.Err()
 }
-
-// withTotal scans a camera row followed by its window count.
-type withTotal struct {
-	rows  *sql.Rows
-	total *int
-}
-
-func (w withTotal) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.total)...) }
 
 // CountCameras counts the cameras of scope matching f (for tree badges).
 func (s *Service) CountCameras(ctx context.Context, scope Scope, f CameraFilter) (int, error) {
