@@ -31,7 +31,7 @@ function control(f, value) {
       input.value = value ?? "";
       break;
     case "datetime":
-      input = h("input", { ...common, type: "datetime-local", value: value ? toZonedInput(value) : "" });
+      input = h("input", { ...common, type: "datetime-local", step: 1, value: value ? toZonedInput(value) : "" });
       input.dataset.type = "datetime";
       break;
     case "file":

@@ -95,5 +95,5 @@ export function fromZonedInput(v) {
 export function toZonedInput(v) {
   const ms = new Date(v).getTime();
   if (isNaN(ms) || ms < 86400000) return "";
-  return new Date(ms + offsetAt(ms)).toISOString().slice(0, 16);
+  return new Date(ms + offsetAt(ms)).toISOString().slice(0, 19);
 }

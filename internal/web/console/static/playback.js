@@ -78,9 +78,9 @@ export function playbackView(main) {
     const spans = (st.timelines.get(st.cams[0]) || {}).spans || [];
     if (spans.length && !spans.some((sp) => ms >= Date.parse(sp.from) && ms < Date.parse(sp.to))) {
       const next = spans.find((sp) => Date.parse(sp.from) > ms);
-      if (next) ms = Date.parse(next.from);
+      if (next) ms = Math.min(Date.parse(next.from) + 1000, Date.parse(next.to));
     }
-    st.pos = ms;
+    st.pos = Math.round(ms); // the API takes whole milliseconds
     const inWindow = st.windowFrom && st.pos >= st.windowFrom && st.pos < st.windowFrom + WINDOW - 5000;
     if (!inWindow) {
       st.windowFrom = st.pos;
@@ -127,7 +127,10 @@ export function playbackView(main) {
     // where it ended, so playback follows a recording that is still growing.
     video.addEventListener("ended", () => {
       const m = master();
-      if (m && m.video === video && st.playing) { const end = st.windowFrom + video.duration * 1000; st.windowFrom = 0; seek(end); }
+      if (!m || m.video !== video || !st.playing) return;
+      const end = st.windowFrom + video.duration * 1000;
+      // At the live edge, give the recorder a moment to write more.
+      setTimeout(() => { st.windowFrom = 0; seek(end); }, Date.now() - end < 3000 ? 2000 : 0);
     });
     const el = h("figure", { class: "pb-video", dataset: { camera: id } }, video, h("figcaption", {}, h("strong", {}, c ? c.name : id), " ", state, exportBtn, removeBtn));
     players.set(id, { video, el });
@@ -139,7 +142,7 @@ export function playbackView(main) {
       // Nothing recorded at the cursor: go to the start of the latest recording.
       const spans = (st.timelines.get(id) || {}).spans || [];
       const inside = spans.some((sp) => st.pos >= Date.parse(sp.from) && st.pos < Date.parse(sp.to));
-      if (!inside && spans.length) st.pos = Date.parse(spans[spans.length - 1].from);
+      if (!inside && spans.length) st.pos = Date.parse(spans[spans.length - 1].from) + 1000;
       seek(st.pos);
     });
   };
