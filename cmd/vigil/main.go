@@ -50,6 +50,7 @@ func main() {
 		simCmd(),
 		userCmd(loadCfg),
 		auditCmd(loadCfg),
+		enrollCmd(loadCfg),
 		migrateCmd(loadCfg),
 		recordCmd(loadCfg),
 		evidenceCmd(),
@@ -182,6 +183,9 @@ func demoCmd() *cobra.Command {
 			}
 			defer s.Close()
 			defer a.Close()
+			if info.Tier2 != nil {
+				defer info.Tier2.Close()
+			}
 			fmt.Printf("\nVigil demo — Trung tâm IOC tỉnh Điện Biên\n")
 			fmt.Printf("  Bảng điều khiển / console: %s\n", info.ConsoleURL)
 			fmt.Printf("  API:                       %s (OpenAPI: %s/openapi.json)\n", info.APIURL, info.APIURL)
@@ -190,6 +194,9 @@ func demoCmd() *cobra.Command {
 			fmt.Printf("  Quản trị / admin:          %s / %s\n", info.AdminUser, info.AdminPassword)
 			for u, p := range info.Users {
 				fmt.Printf("  Người dùng / user:         %s / %s\n", u, p)
+			}
+			if info.Tier2URL != "" {
+				fmt.Printf("  Cấp II / tier-2 site:      %s (camera liên thông: GET /api/v1/federation/cameras)\n", info.Tier2URL)
 			}
 			fmt.Printf("  Thông tin / details:       %s\n\n", filepath.Join(opt.DataDir, "demo.json"))
 			<-ctx.Done()
@@ -201,6 +208,8 @@ func demoCmd() *cobra.Command {
 	cmd.Flags().StringVar(&opt.RTSPAddr, "rtsp", "127.0.0.1:8554", "RTSP re-stream address")
 	cmd.Flags().StringVar(&opt.SimAddr, "sim", "127.0.0.1:8555", "simulated cameras' address")
 	cmd.Flags().StringVar(&opt.PublicAddr, "public", "127.0.0.1:8081", "public (citizen-app) endpoint address")
+	cmd.Flags().BoolVar(&opt.Tier2, "tier2", true, "also run a tier-2 site linked to tier 1 (federation)")
+	cmd.Flags().StringVar(&opt.LeafAddr, "leaf", "127.0.0.1:7422", "tier 1's leaf-node address for lower sites (not 4222)")
 	return cmd
 }
 

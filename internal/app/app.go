@@ -147,7 +147,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options)
 		return nil, err
 	}
 	a.Federation = federation.New(federation.Deps{Cfg: cfg, Log: log.With("room", "federation"), DB: a.DB, Audit: a.Audit,
-		Registry: a.Registry, Sealer: a.Sealer, Online: a.onlineCameras, OnRegistryChange: a.ReloadMedia})
+		Registry: a.Registry, Sealer: a.Sealer, Online: a.onlineCameras, OnRegistryChange: a.ReloadMedia, OnLinkAlert: a.linkIncident})
 	a.Health = health.New(health.Options{DB: a.DB, Audit: a.Audit, Log: log.With("room", "health"), States: hub.States,
 		OfflineAfter: cfg.Ops.OfflineAfter, DefaultDeadline: cfg.Ops.IncidentDeadline, Deadlines: cfg.Ops.CategoryDeadlines,
 		EscalateBefore: cfg.Ops.EscalateBefore, Notify: health.NotifyConfig{WebhookURL: cfg.Ops.WebhookURL,
@@ -356,4 +356,31 @@ func (a *App) onlineCameras() map[string]bool {
 		}
 	}
 	return out
+}
+
+// linkIncident turns a federation link-down alert into a health incident
+// (R-FED-3: an incident when a lower site's link drops), resolved when the
+// link returns.
+func (a *App) linkIncident(ctx context.Context, site string, open bool, downSince time.Time, systems []string) {
+	if a.Health == nil {
+		return
+	}
+	obj := "link/" + site
+	var err error
+	if open {
+		sys := ""
+		if len(systems) > 0 {
+			sys = systems[0]
+		}
+		_, _, err = a.Health.OpenAuto(ctx, health.CatLinkDown, obj, health.AutoInfo{
+			Title:       "Mất kết nối với hệ thống cấp dưới " + site + " / link to lower site " + site + " down",
+			Description: "federation leaf link down since " + downSince.UTC().Format(time.RFC3339),
+			SystemID:    sys, DetectedAt: downSince,
+		})
+	} else {
+		_, err = a.Health.ResolveAuto(ctx, health.CatLinkDown, obj, "federation link restored")
+	}
+	if err != nil {
+		a.Log.Warn("federation link incident", "site", site, "open", open, "err", err)
+	}
 }

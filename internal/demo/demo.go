@@ -32,6 +32,10 @@ type Info struct {
 	Cameras       []string          `json:"cameras"`
 	SimURL        string            `json:"sim_url"`
 	PublicURL     string            `json:"public_url,omitempty"` // citizen-app endpoint and page
+	// Tier2URL is the tier-2 site's console/API when Options.Tier2 is set;
+	// Tier2 is that site, for the caller to close.
+	Tier2URL string   `json:"tier2_url,omitempty"`
+	Tier2    *app.App `json:"-"`
 }
 
 // Options of the demo.
@@ -45,6 +49,11 @@ type Options struct {
 	// PublicAddr is the public (citizen-app) listener; default
 	// 127.0.0.1:8081, or a free port when HTTPAddr asks for one.
 	PublicAddr string
+
+	// Tier2 also runs a tier-2 site enrolled with the demo's tier 1 over a
+	// leaf connection on LeafAddr (default 127.0.0.1:7422).
+	Tier2    bool
+	LeafAddr string
 }
 
 // Org, system and camera seeds. Coordinates are real places of Điện Biên
@@ -110,6 +119,9 @@ func Config(opt Options) config.Config {
 	c.HTTP.Listen = opt.HTTPAddr
 	c.RTSP.Listen = opt.RTSPAddr
 	c.Public.Listen = opt.PublicAddr
+	if opt.Tier2 {
+		c.Federation.LeafListen = leafAddr(opt)
+	}
 	return c
 }
 
@@ -164,6 +176,13 @@ func Run(ctx context.Context, opt Options, log *slog.Logger) (*app.App, *sim.Sim
 	info.SimURL = "rtsp://" + sm.Addr()
 	if a.Public != nil {
 		info.PublicURL = a.Public.URL() + "/"
+	}
+	if opt.Tier2 {
+		t2, err := startTier2(ctx, a, sm, opt, log)
+		if err != nil {
+			return a, sm, info, fmt.Errorf("tier-2 site: %w", err)
+		}
+		info.Tier2, info.Tier2URL = t2, t2.URL()+"/"
 	}
 	data, _ := json.MarshalIndent(info, "", "  ")
 	if err := os.WriteFile(filepath.Join(opt.DataDir, "demo.json"), data, 0o600); err != nil {

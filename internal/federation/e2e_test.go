@@ -11,7 +11,9 @@ import (
 	"github.com/vigil-vms/vigil/internal/audit"
 	"github.com/vigil-vms/vigil/internal/config"
 	"github.com/vigil-vms/vigil/internal/federation"
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/registry"
+	"github.com/vigil-vms/vigil/internal/sim"
 	"github.com/vigil-vms/vigil/internal/store"
 	"github.com/vigil-vms/vigil/internal/store/storetest"
 )
@@ -20,7 +22,7 @@ var seed = registry.Actor{UserID: "system", Username: "test-seed", Remote: "loca
 
 // waitFor polls cond until it holds; the deadline only keeps a broken test
 // from hanging.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
@@ -31,7 +33,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func startTier1(t *testing.T, db *store.DB, proxy *linkProxy) *apptest.Site {
+func startTier1(t testing.TB, db *store.DB, proxy *linkProxy) *apptest.Site {
 	t.Helper()
 	s := apptest.Start(t, db, apptest.Options{Mutate: func(c *config.Config) {
 		c.Federation.LeafListen = "127.0.0.1:0"
@@ -43,7 +45,7 @@ func startTier1(t *testing.T, db *store.DB, proxy *linkProxy) *apptest.Site {
 	return s
 }
 
-func enrollToken(t *testing.T, c *apptest.Client, site string, systems ...string) string {
+func enrollToken(t testing.TB, c *apptest.Client, site string, systems ...string) string {
 	t.Helper()
 	var e federation.Enrollment
 	if st := c.Do("POST", "/api/v1/federation/enrollments", map[string]any{"site_id": site, "systems": systems}, &e); st != 201 {
@@ -52,7 +54,7 @@ func enrollToken(t *testing.T, c *apptest.Client, site string, systems ...string
 	return e.Token
 }
 
-func startLower(t *testing.T, db *store.DB, id string, tier int, upstream, token string) *apptest.Site {
+func startLower(t testing.TB, db *store.DB, id string, tier int, upstream, token string) *apptest.Site {
 	t.Helper()
 	return apptest.Start(t, db, apptest.Options{Mutate: func(c *config.Config) {
 		c.Site.ID, c.Site.Name, c.Site.Tier = id, "Site "+id, tier
@@ -62,7 +64,7 @@ func startLower(t *testing.T, db *store.DB, id string, tier int, upstream, token
 }
 
 // seedLower creates the lower site's own organisations and system.
-func seedLower(t *testing.T, s *apptest.Site, system string, tier int) {
+func seedLower(t testing.TB, s *apptest.Site, system string, tier int) {
 	t.Helper()
 	ctx, r := context.Background(), s.App.Registry
 	for _, o := range []registry.Organisation{
@@ -79,7 +81,7 @@ func seedLower(t *testing.T, s *apptest.Site, system string, tier int) {
 	}
 }
 
-func addCamera(t *testing.T, s *apptest.Site, system, id string, classified bool) {
+func addCamera(t testing.TB, s *apptest.Site, system, id string, classified bool) {
 	t.Helper()
 	_, err := s.App.Registry.CreateCamera(context.Background(), seed, registry.CameraInput{ID: id, SystemID: system, Name: "Camera " + id,
 		Kinds: []string{"security"}, Purposes: []string{"urban_order"}, Area: "public_other", Lat: 21.4, Lon: 103.1,
@@ -89,7 +91,7 @@ func addCamera(t *testing.T, s *apptest.Site, system, id string, classified bool
 	}
 }
 
-func count(t *testing.T, db *store.DB, q string, args ...any) int {
+func count(t testing.TB, db *store.DB, q string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := db.Q().QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
@@ -98,7 +100,7 @@ func count(t *testing.T, db *store.DB, q string, args ...any) int {
 	return n
 }
 
-func site(t *testing.T, s *apptest.Site, id string) federation.Site {
+func site(t testing.TB, s *apptest.Site, id string) federation.Site {
 	t.Helper()
 	x, err := s.App.Federation.GetSite(context.Background(), id)
 	if err != nil {
@@ -107,7 +109,7 @@ func site(t *testing.T, s *apptest.Site, id string) federation.Site {
 	return x
 }
 
-func auditHead(t *testing.T, db *store.DB) int64 {
+func auditHead(t testing.TB, db *store.DB) int64 {
 	t.Helper()
 	var n int64
 	if err := db.Q().QueryRow(context.Background(), `SELECT seq FROM audit_head WHERE id = 1`).Scan(&n); err != nil {
@@ -149,7 +151,19 @@ func TestFederation(t *testing.T) {
 	addCamera(t, a, "xa-a", "cam-a1", false)
 	addCamera(t, a, "xa-a", "cam-a2", false)
 	addCamera(t, a, "xa-a", "cam-a-secret", true)
-	addCamera(t, b, "huyen-b", "cam-b1", false)
+	// cam-b1 is a simulated camera that site B pulls: its online status
+	// goes up and counts for the 5-day rule at tier 1.
+	sm, err := sim.Start(ctx, sim.Config{Addr: "127.0.0.1:0", Cameras: []sim.CameraSpec{{ID: "cam-b1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sm.Close)
+	if _, err := b.App.Registry.CreateCamera(ctx, seed, registry.CameraInput{ID: "cam-b1", SystemID: "huyen-b", Name: "Camera cam-b1",
+		Kinds: []string{"security"}, Purposes: []string{"urban_order"}, Area: "road", Lat: 21.4, Lon: 103.1,
+		MainURL: sm.URL("cam-b1", "main")}); err != nil {
+		t.Fatal(err)
+	}
+	b.App.ReloadMedia(ctx)
 	a.App.Federation.Kick()
 	b.App.Federation.Kick()
 
@@ -190,6 +204,24 @@ func TestFederation(t *testing.T) {
 		t.Fatalf("site A changed site B's camera: %q", c.Name)
 	}
 
+	// Nor drive tier 1's JetStream API in its own account: deleting or
+	// purging what tier 1 sourced from it is refused at the leaf.
+	held, err := t1.App.Federation.InStreamMessagesForTest(ctx, "site-a")
+	if err != nil || held == 0 {
+		t.Fatalf("tier 1 holds %d messages of site A: %v", held, err)
+	}
+	for _, subj := range []string{"$JS.test-site.API.STREAM.DELETE.VIGIL_IN", "$JS.test-site.API.STREAM.PURGE.VIGIL_IN", "$JS.API.STREAM.DELETE.VIGIL_IN"} {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		reply, err := a.App.Federation.UpstreamRequestForTest(rctx, subj, nil)
+		cancel()
+		if err == nil && strings.Contains(string(reply), `"success":true`) {
+			t.Fatalf("%s from site A succeeded: %s", subj, reply)
+		}
+	}
+	if n, err := t1.App.Federation.InStreamMessagesForTest(ctx, "site-a"); err != nil || n < held {
+		t.Fatalf("site A changed tier 1's stream: %d messages (was %d), %v", n, held, err)
+	}
+
 	// Cut the link. Tier 1 sees it down and opens an alert; meanwhile the
 	// lower sites keep changing.
 	proxy.Cut()
@@ -198,6 +230,20 @@ func TestFederation(t *testing.T) {
 		als, _ := t1.App.Federation.Alerts(ctx, "site-a", true)
 		return len(als) == 1
 	})
+	linkIncidents := func(state string) int {
+		is, err := t1.App.Health.List(ctx, health.Filter{Category: health.CatLinkDown, State: state})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, i := range is {
+			if i.Object == "link/site-a" {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "link-down incident", func() bool { return linkIncidents("active") == 1 })
 	const offline = 30
 	for i := range offline {
 		addCamera(t, a, "xa-a", fmt.Sprintf("cam-a-off-%02d", i), false)
@@ -229,6 +275,9 @@ func TestFederation(t *testing.T) {
 		als, _ := t1.App.Federation.Alerts(ctx, "site-a", true)
 		return len(als) == 0 && site(t, t1, "site-a").LinkState == "up"
 	})
+	waitFor(t, "link-down incident resolved", func() bool {
+		return linkIncidents("active") == 0 && linkIncidents(health.StateResolved) == 1
+	})
 	for i := range offline {
 		if !has(fmt.Sprintf("cam-a-off-%02d", i)) {
 			t.Fatalf("cam-a-off-%02d lost", i)
@@ -247,6 +296,12 @@ func TestFederation(t *testing.T) {
 	}
 	if n := count(t, t1.App.DB, `SELECT COUNT(*) FROM federation_audit WHERE site_id = 'site-a'`); int64(n) != site(t, t1, "site-a").AuditSeq {
 		t.Fatalf("%d shipped audit rows, want %d", n, site(t, t1, "site-a").AuditSeq)
+	}
+	// Tier 1 asks site A over the link (request/reply; it never dials in).
+	var ask federation.AskReply
+	if st := admin.Do("GET", "/api/v1/federation/sites/site-a/remote-status", nil, &ask); st != 200 || !ask.OK ||
+		ask.Stats == nil || ask.Stats.AuditSeq < headA || ask.Cameras != offline+1 {
+		t.Fatalf("remote status of site A: %d %+v %+v", st, ask, ask.Stats)
 	}
 	var rep federation.AuditReport
 	if st := admin.Do("GET", "/api/v1/federation/sites/site-a/audit/verify", nil, &rep); st != 200 || !rep.OK || rep.LastSeq < headA {
@@ -269,10 +324,33 @@ func TestFederation(t *testing.T) {
 		t.Fatalf("link history %s, alerts %+v", got, hist.Alerts)
 	}
 
-	// The 5-day rule: every federated camera has a deadline.
+	// The 5-day rule: every federated camera has a deadline; cam-b1 met
+	// it when tier 1 first received its online status.
 	var dl []federation.Deadline
-	if st := admin.Do("GET", "/api/v1/federation/overdue?all=true", nil, &dl); st != 200 || len(dl) < offline {
-		t.Fatalf("overdue: status %d, %d deadlines", st, len(dl))
+	waitFor(t, "cam-b1 connected", func() bool {
+		dl = nil
+		if st := admin.Do("GET", "/api/v1/federation/overdue?all=true", nil, &dl); st != 200 {
+			t.Fatalf("overdue: status %d", st)
+		}
+		for _, d := range dl {
+			if d.CameraID == "cam-b1" {
+				return !d.ConnectedAt.IsZero() && !d.Overdue
+			}
+		}
+		return false
+	})
+	if len(dl) < offline {
+		t.Fatalf("%d deadlines", len(dl))
+	}
+	var fc struct {
+		Items []federation.FedCamera `json:"items"`
+	}
+	admin.Do("GET", "/api/v1/federation/cameras?site=site-b", nil, &fc)
+	if len(fc.Items) != 2 || !fc.Items[0].Online || fc.Items[0].LinkState != "up" {
+		t.Fatalf("federated cameras of site B: %+v", fc.Items)
+	}
+	if c, _ := t1.App.Registry.GetCamera(ctx, "cam-b1"); c.FirstConnectedAt.IsZero() {
+		t.Fatal("first connection of cam-b1 not recorded at tier 1")
 	}
 
 	// Revoking site B cuts it off.

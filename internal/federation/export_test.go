@@ -1,6 +1,10 @@
 package federation
 
-import "context"
+import (
+	"context"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
 
 // PublishRawForTest publishes env on this lower site's upward stream with
 // the next outbox sequence, as a misbehaving site with valid credentials
@@ -20,4 +24,35 @@ func (s *Service) PublishRawForTest(ctx context.Context, env Envelope) error {
 	}
 	_, err = q.Exec(ctx, `UPDATE federation_cursor SET out_seq = ? WHERE id = 1`, out+1)
 	return err
+}
+
+// UpstreamRequestForTest sends a request from this lower site's NATS (as a
+// compromised lower site could) and returns the reply's data.
+func (s *Service) UpstreamRequestForTest(ctx context.Context, subject string, data []byte) ([]byte, error) {
+	m, err := s.shipper.nc.RequestWithContext(ctx, subject, data)
+	if err != nil {
+		return nil, err
+	}
+	return m.Data, nil
+}
+
+// InStreamMessagesForTest reports how many messages tier 1 holds in a
+// site's sourced stream.
+func (s *Service) InStreamMessagesForTest(ctx context.Context, site string) (uint64, error) {
+	s.mu.Lock()
+	a := s.appliers[site]
+	s.mu.Unlock()
+	js, err := jetstream.New(a.nc)
+	if err != nil {
+		return 0, err
+	}
+	st, err := js.Stream(ctx, inStream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Msgs, nil
 }

@@ -65,3 +65,17 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeAskRequest: a request from tier 1 is a known operation of the
+// current version, or refused.
+func FuzzDecodeAskRequest(f *testing.F) {
+	f.Add([]byte(`{"v":1,"op":"status"}`))
+	f.Add([]byte(`{"v":2,"op":"status"}`))
+	f.Add([]byte(`{"v":1,"op":"push"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := DecodeAskRequest(data)
+		if err == nil && (r.V != envelopeVersion || r.Op != "status") {
+			t.Fatalf("accepted %+v", r)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -234,6 +235,7 @@ type applier struct {
 	s      *Service
 	site   string
 	nc     *nats.Conn
+	js     jetstream.JetStream
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -250,11 +252,7 @@ func (s *Service) newApplier(site string) (*applier, error) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	defer cancel()
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: inStream, Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
-		MaxAge: 30 * 24 * time.Hour, MaxBytes: 4 << 30,
-		Sources: []*jetstream.StreamSource{{Name: upStream, External: &jetstream.ExternalStream{APIPrefix: "$JS." + site + ".API"}}},
-	})
+	_, err = js.CreateOrUpdateStream(ctx, inStreamConfig(site, true))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("federation: stream of %s: %w", site, err)
@@ -267,9 +265,36 @@ func (s *Service) newApplier(site string) (*applier, error) {
 		return nil, fmt.Errorf("federation: consumer of %s: %w", site, err)
 	}
 	actx, acancel := context.WithCancel(s.ctx)
-	a := &applier{s: s, site: site, nc: nc, cancel: acancel, done: make(chan struct{})}
+	a := &applier{s: s, site: site, nc: nc, js: js, cancel: acancel, done: make(chan struct{})}
 	go a.run(actx, cons)
 	return a, nil
+}
+
+func inStreamConfig(site string, withSource bool) jetstream.StreamConfig {
+	c := jetstream.StreamConfig{Name: inStream, Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
+		MaxAge: 30 * 24 * time.Hour, MaxBytes: 4 << 30}
+	if withSource {
+		c.Sources = []*jetstream.StreamSource{{Name: upStream, External: &jetstream.ExternalStream{APIPrefix: "$JS." + site + ".API"}}}
+	} else {
+		c.Subjects = []string{"vigil.in.paused"} // a stream needs subjects or sources
+	}
+	return c
+}
+
+// resumeSource makes tier 1 source the site's stream again now that its
+// link is up, instead of waiting for the server's retry back-off (which
+// grows to minutes over a long outage). Re-adding the source resumes after
+// the last message the stream holds from it; apply is idempotent anyway.
+func (a *applier) resumeSource(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := a.js.UpdateStream(ctx, inStreamConfig(a.site, false)); err != nil {
+		a.s.log.Warn("federation: pausing source failed", "site", a.site, "err", err)
+		return
+	}
+	if _, err := a.js.UpdateStream(ctx, inStreamConfig(a.site, true)); err != nil {
+		a.s.log.Warn("federation: resuming source failed", "site", a.site, "err", err)
+	}
 }
 
 func (a *applier) close() {
@@ -282,8 +307,14 @@ const applyBatch = 500
 
 func (a *applier) run(ctx context.Context, cons jetstream.Consumer) {
 	defer close(a.done)
+	idle := false
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(applyBatch, jetstream.FetchMaxWait(time.Second))
+		// What is there now, at once; only an empty stream waits (up to
+		// a second) for the next message.
+		batch, err := cons.FetchNoWait(applyBatch)
+		if err == nil && idle {
+			batch, err = cons.Fetch(applyBatch, jetstream.FetchMaxWait(time.Second))
+		}
 		if err != nil {
 			if !sleepCtx(ctx, time.Second) {
 				return
@@ -294,10 +325,14 @@ func (a *applier) run(ctx context.Context, cons jetstream.Consumer) {
 		for m := range batch.Messages() {
 			msgs = append(msgs, m)
 		}
-		if len(msgs) == 0 {
+		idle = len(msgs) == 0
+		if idle {
 			continue
 		}
-		if err := a.s.apply(ctx, a.site, msgs); err != nil {
+		t0 := time.Now()
+		err = a.s.apply(ctx, a.site, msgs)
+		a.s.log.Debug("federation batch applied", "site", a.site, "messages", len(msgs), "took", time.Since(t0), "err", err)
+		if err != nil {
 			if ctx.Err() == nil {
 				a.s.log.Warn("federation apply failed; will retry", "site", a.site, "err", err)
 				sleepCtx(ctx, time.Second)
@@ -329,6 +364,7 @@ func (s *Service) apply(ctx context.Context, site string, msgs []jetstream.Msg) 
 			return err
 		}
 		allowed := splitList(systems)
+		var entries []audit.Entry // tier 1's own record of the applied changes
 		now := time.Now().UnixMilli()
 		for _, m := range msgs {
 			e, err := DecodeEnvelope(m.Data(), site)
@@ -348,7 +384,8 @@ func (s *Service) apply(ctx context.Context, site string, msgs []jetstream.Msg) 
 					s.log.Warn("federation: camera of a system not enrolled for the site refused", "site", site, "camera", e.Camera.ID, "system", e.Camera.SystemID)
 					continue
 				}
-				if _, err := s.d.Registry.UpsertFederated(ctx, tx, fedActor(site), site, e.Camera.CameraInput, e.Camera.ChangedAt); err != nil {
+				ent, err := s.d.Registry.UpsertFederated(ctx, tx, fedActor(site), site, e.Camera.CameraInput, e.Camera.ChangedAt)
+				if err != nil {
 					if isRefusal(err) {
 						rejected++
 						s.log.Warn("federation: camera refused", "site", site, "camera", e.Camera.ID, "err", err)
@@ -356,6 +393,7 @@ func (s *Service) apply(ctx context.Context, site string, msgs []jetstream.Msg) 
 					}
 					return err
 				}
+				entries = append(entries, ent)
 				if err := upsertFedCamera(ctx, tx, site, e.Camera.ID, e.Camera.Version); err != nil {
 					return err
 				}
@@ -397,6 +435,9 @@ func (s *Service) apply(ctx context.Context, site string, msgs []jetstream.Msg) 
 				auditSeq, auditHash = en.Seq, en.Hash
 			}
 		}
+		if err := s.appendAll(ctx, tx, entries); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `UPDATE federation_sites SET applied_seq = ?, rejected = ?, audit_seq = ?, audit_hash = ?, audit_broken = ?
 			WHERE site_id = ?`, applied, rejected, auditSeq, auditHash, broken, site)
 		return err
@@ -405,6 +446,25 @@ func (s *Service) apply(ctx context.Context, site string, msgs []jetstream.Msg) 
 		s.d.OnRegistryChange(ctx)
 	}
 	return err
+}
+
+// appendAll records entries in tx, in one batch when the log can.
+func (s *Service) appendAll(ctx context.Context, tx store.Q, entries []audit.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if b, ok := s.d.Audit.(interface {
+		AppendBatch(context.Context, store.Q, []audit.Entry) ([]audit.Entry, error)
+	}); ok {
+		_, err := b.AppendBatch(ctx, tx, entries)
+		return err
+	}
+	for _, e := range entries {
+		if _, err := s.d.Audit.Append(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func isRefusal(err error) bool {
@@ -500,4 +560,31 @@ func (s *Service) GetSite(ctx context.Context, id string) (Site, error) {
 		}
 	}
 	return Site{}, ErrNotFound
+}
+
+// Ask sends a request to lower site `site` over its leaf link and waits for
+// the answer (ErrNotFound: no such site; an error when the link is down).
+func (s *Service) Ask(ctx context.Context, site string, req AskRequest) (AskReply, error) {
+	s.mu.Lock()
+	a := s.appliers[site]
+	s.mu.Unlock()
+	if a == nil {
+		return AskReply{}, ErrNotFound
+	}
+	req.V = envelopeVersion
+	b, _ := json.Marshal(req)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	m, err := a.nc.RequestWithContext(ctx, askSubject+"."+site, b)
+	if err != nil {
+		return AskReply{}, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	var rep AskReply
+	if err := json.Unmarshal(m.Data, &rep); err != nil {
+		return AskReply{}, fmt.Errorf("%w: bad answer: %v", ErrUnreachable, err)
+	}
+	if rep.SiteID != site {
+		return AskReply{}, fmt.Errorf("%w: answer from %q", ErrUnreachable, rep.SiteID)
+	}
+	return rep, nil
 }

@@ -67,6 +67,7 @@ func (s *Service) checkLinks(ctx context.Context, now time.Time) error {
 		case x.LinkState == LinkUp:
 			state = LinkDown
 		}
+		var opened, closed bool
 		err := s.d.DB.InTx(ctx, func(tx *store.Tx) error {
 			if up {
 				if _, err := tx.Exec(ctx, `UPDATE federation_sites SET last_seen = ? WHERE site_id = ?`, ms, x.SiteID); err != nil {
@@ -86,8 +87,13 @@ func (s *Service) checkLinks(ctx context.Context, now time.Time) error {
 				s.log.Info("federation link changed", "site", x.SiteID, "state", state)
 			}
 			if up {
-				_, err := tx.Exec(ctx, `UPDATE federation_alerts SET closed_at = ? WHERE site_id = ? AND closed_at = 0`, ms, x.SiteID)
-				return err
+				res, err := tx.Exec(ctx, `UPDATE federation_alerts SET closed_at = ? WHERE site_id = ? AND closed_at = 0`, ms, x.SiteID)
+				if err != nil {
+					return err
+				}
+				n, _ := res.RowsAffected()
+				closed = n > 0
+				return nil
 			}
 			if state == LinkDown && now.Sub(x.StateSince) >= s.d.Cfg.Federation.LinkDownAlert && state == x.LinkState {
 				var open int
@@ -101,6 +107,7 @@ func (s *Service) checkLinks(ctx context.Context, now time.Time) error {
 						return err
 					}
 					s.log.Warn("federation link down: alert opened", "site", x.SiteID, "since", x.StateSince)
+					opened = true
 					return s.audit(ctx, tx, Actor{UserID: "system", Username: "federation"}, "federation.alert_open", "site/"+x.SiteID,
 						map[string]any{"alert": id})
 				}
@@ -109,6 +116,17 @@ func (s *Service) checkLinks(ctx context.Context, now time.Time) error {
 		})
 		if err != nil {
 			return err
+		}
+		if state == LinkUp && x.LinkState != LinkUp {
+			s.mu.Lock()
+			a := s.appliers[x.SiteID]
+			s.mu.Unlock()
+			if a != nil {
+				a.resumeSource(ctx)
+			}
+		}
+		if (opened || closed) && s.d.OnLinkAlert != nil {
+			s.d.OnLinkAlert(ctx, x.SiteID, opened, x.StateSince, x.Systems)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -51,6 +52,11 @@ func (s *Service) startShipper() error {
 	}
 	sh := &shipper{s: s, nc: nc, js: js, lastStatus: map[string]bool{}}
 	s.shipper = sh
+	// Tier 1's questions arrive over the leaf (it never dials in).
+	if _, err := nc.Subscribe(askSubject+"."+s.d.Cfg.Site.ID, sh.answer); err != nil {
+		nc.Close()
+		return err
+	}
 	s.go_(sh.run)
 	return nil
 }
@@ -129,6 +135,8 @@ func (sh *shipper) shipOnce(ctx context.Context) (int, error) {
 	sh.sysCache = map[string]registry.System{}
 	for i := range entries {
 		e := entries[i]
+		// Every camera change has its own entry (a CSV import too: one
+		// camera.create per row, then a summary).
 		if id, ok := strings.CutPrefix(e.Object, "camera/"); ok && strings.HasPrefix(e.Action, "camera.") {
 			env, err := sh.cameraEnvelope(ctx, id)
 			if err != nil {
@@ -277,4 +285,61 @@ func (s *Service) Stats(ctx context.Context) (ShipStats, error) {
 	var err error
 	st.AuditSeq, st.OutSeq, err = readCursor(ctx, s.d.DB.Q())
 	return st, err
+}
+
+// answer replies to a request from tier 1.
+func (sh *shipper) answer(m *nats.Msg) {
+	s := sh.s
+	rep := AskReply{SiteID: s.d.Cfg.Site.ID}
+	req, err := DecodeAskRequest(m.Data)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		defer cancel()
+		switch req.Op {
+		case "status":
+			var st ShipStats
+			if st, err = s.Stats(ctx); err == nil {
+				rep.Stats = &st
+				rep.Cameras, err = sh.sharedCount(ctx)
+			}
+		}
+	}
+	if err != nil {
+		rep.Error = err.Error()
+	} else {
+		rep.OK = true
+	}
+	b, _ := json.Marshal(rep)
+	_ = m.Respond(b)
+}
+
+func (sh *shipper) sharedCount(ctx context.Context) (int, error) {
+	rows, err := sh.s.d.DB.Q().Query(ctx, `SELECT id FROM cameras WHERE origin_site = '' ORDER BY id`)
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	// Runs on the subscription's goroutine: its own cache, not the
+	// shipping loop's.
+	own := &shipper{s: sh.s, sysCache: map[string]registry.System{}}
+	n := 0
+	for _, id := range ids {
+		c, err := sh.s.d.Registry.GetCamera(ctx, id)
+		if err != nil {
+			continue
+		}
+		if ok, err := own.shared(ctx, c); err == nil && ok {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -139,3 +139,40 @@ func parseDetails(s string) (map[string]any, error) {
 	}
 	return m, nil
 }
+
+// AskRequest is tier 1 asking a lower site something over the link
+// (request/reply on vigil.ask.<site>; tier 1 never dials in).
+type AskRequest struct {
+	V  int    `json:"v"`
+	Op string `json:"op"` // "status"
+}
+
+// AskReply is the lower site's answer.
+type AskReply struct {
+	OK     bool       `json:"ok"`
+	Error  string     `json:"error,omitempty"`
+	SiteID string     `json:"site_id"`
+	Stats  *ShipStats `json:"stats,omitempty"`
+	// Cameras is how many cameras the site shares upward.
+	Cameras int `json:"cameras"`
+}
+
+// DecodeAskRequest parses and checks a request from tier 1.
+func DecodeAskRequest(data []byte) (AskRequest, error) {
+	var r AskRequest
+	if len(data) > 4096 {
+		return r, errors.New("federation: request too large")
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return r, fmt.Errorf("federation: request: %w", err)
+	}
+	if r.V != envelopeVersion {
+		return r, fmt.Errorf("federation: request version %d not supported", r.V)
+	}
+	switch r.Op {
+	case "status":
+	default:
+		return r, fmt.Errorf("federation: unknown request %q", r.Op)
+	}
+	return r, nil
+}

@@ -164,7 +164,14 @@ func (n *node) Check(c server.ClientAuthentication) bool {
 		if err != nil {
 			return false
 		}
-		c.RegisterUser(&server.User{Username: o.Username, Account: a})
+		// A site may not drive tier 1's JetStream API in its account (it
+		// could delete or purge what tier 1 sourced from it). $JS.API.> does
+		// not cross a leaf between different JetStream domains; tier 1's
+		// own domain prefix would, so it is denied to the leaf. (Denying
+		// more, e.g. all of $JS.>, breaks the sourcing protocol.)
+		deny := []string{"$JS." + n.siteID + ".API.>", "vigil.in.>"}
+		c.RegisterUser(&server.User{Username: o.Username, Account: a,
+			Permissions: &server.Permissions{Publish: &server.SubjectPermission{Deny: deny}}})
 		return true
 	}
 	return false
@@ -180,7 +187,7 @@ func (n *node) addSite(site, hash string) error {
 		}
 	}
 	if !acc.JetStreamEnabled() {
-		lim := map[string]server.JetStreamAccountLimits{"": {MaxMemory: 8 << 20, MaxStore: -1, MaxStreams: -1, MaxConsumers: -1}}
+		lim := map[string]server.JetStreamAccountLimits{"": {MaxMemory: 8 << 20, MaxStore: 16 << 30, MaxStreams: 8, MaxConsumers: 64}}
 		if err := acc.EnableJetStream(lim, nil); err != nil {
 			return fmt.Errorf("federation: jetstream for %s: %w", site, err)
 		}

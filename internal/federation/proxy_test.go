@@ -17,7 +17,7 @@ type linkProxy struct {
 	conns  map[net.Conn]struct{}
 }
 
-func newLinkProxy(t *testing.T) *linkProxy {
+func newLinkProxy(t testing.TB) *linkProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

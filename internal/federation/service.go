@@ -50,6 +50,9 @@ type Deps struct {
 	// OnRegistryChange runs after federated cameras were added or removed
 	// (the media hub reloads its sources).
 	OnRegistryChange func(context.Context)
+	// OnLinkAlert runs (tier 1) after a link-down alert opened (open) or
+	// closed, so the incidents room tracks it against its deadline.
+	OnLinkAlert func(ctx context.Context, site string, open bool, downSince time.Time, systems []string)
 }
 
 // Actor is who acts through the API.
@@ -84,6 +87,7 @@ var (
 	ErrTokenUsed   = errors.New("federation: enrollment token unknown, used or expired")
 	ErrNotTier1    = errors.New("federation: only a tier-1 site enrolls other sites")
 	ErrNotEnrolled = errors.New("federation: this site is not enrolled with tier 1")
+	ErrUnreachable = errors.New("federation: lower site unreachable")
 )
 
 // New prepares the room; Start runs it.

@@ -32,6 +32,8 @@ func (s *Server) fedErr(ctx context.Context, err error) error {
 		return ErrMsg(http.StatusUnprocessableEntity, "invalid_input", "", i18n.Text(lang, "invalid_input")+": "+err.Error())
 	case errors.Is(err, federation.ErrTokenUsed):
 		return ErrMsg(http.StatusForbidden, "enrollment_refused", "token", "enrollment token unknown, used, expired or for another site")
+	case errors.Is(err, federation.ErrUnreachable):
+		return ErrMsg(http.StatusBadGateway, "site_unreachable", "", "the lower site did not answer over its link")
 	case errors.Is(err, federation.ErrNotTier1):
 		return ErrMsg(http.StatusConflict, "not_tier1", "", "only a tier-1 site with federation.leaf_listen enrolls other sites")
 	}
@@ -191,6 +193,18 @@ func (s *Server) routesFederation() {
 				return nil, s.fedErr(ctx, err)
 			}
 			return &struct{ Body []federation.Deadline }{out}, nil
+		})
+	huma.Register(s.api, op(http.MethodGet, "/api/v1/federation/sites/{id}/remote-status", "ask-site-status",
+		"Ask a lower site for its outbox position over the link (request/reply)", "federation"),
+		func(ctx context.Context, in *siteIDPath) (*struct{ Body federation.AskReply }, error) {
+			if _, err := s.fedAdmin(ctx, "site/"+in.ID); err != nil {
+				return nil, err
+			}
+			r, err := f.Ask(ctx, in.ID, federation.AskRequest{Op: "status"})
+			if err != nil {
+				return nil, s.fedErr(ctx, err)
+			}
+			return &struct{ Body federation.AskReply }{r}, nil
 		})
 	huma.Register(s.api, op(http.MethodGet, "/api/v1/federation/status", "federation-status", "This site's upward link and outbox position", "federation"),
 		func(ctx context.Context, _ *struct{}) (*struct{ Body federation.ShipStats }, error) {

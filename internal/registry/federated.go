@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 
+	"github.com/vigil-vms/vigil/internal/audit"
 	"github.com/vigil-vms/vigil/internal/store"
 )
 
@@ -39,23 +40,25 @@ func refuseFederated(ctx context.Context, q store.Q, id string) error {
 // camera with the same id must come from the same site: a lower site speaks
 // only for its own systems. The input carries no stream URL: tier 1 gets the
 // video pushed on demand. changedAtMS is the lower site's change time (the
-// start of the 5-day deadline, R-FED-2). It reports whether it created it.
-func (s *Service) UpsertFederated(ctx context.Context, q store.Q, a Actor, site string, in CameraInput, changedAtMS int64) (bool, error) {
+// start of the 5-day deadline, R-FED-2). It returns the audit entry that
+// records the change, for the caller to append in the same transaction (the
+// federation appends a whole batch at once).
+func (s *Service) UpsertFederated(ctx context.Context, q store.Q, a Actor, site string, in CameraInput, changedAtMS int64) (audit.Entry, error) {
 	in.MainURL, in.SubURL, in.Username, in.Password, in.Push = "", "", "", "", true
 	r, es := validateCamera(in)
 	if r.in.ID == "" {
 		es.add("id", "required", "is required")
 	}
 	if err := es.err(); err != nil {
-		return false, err
+		return audit.Entry{}, err
 	}
 	var sysSite string
 	err := q.QueryRow(ctx, `SELECT site_id FROM systems WHERE id = ?`, r.in.SystemID).Scan(&sysSite)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && sysSite != site) {
-		return false, ValidationErrors{{Field: "system_id", Code: "not_this_site", Message: "the system is not one of this site's systems"}}
+		return audit.Entry{}, ValidationErrors{{Field: "system_id", Code: "not_this_site", Message: "the system is not one of this site's systems"}}
 	}
 	if err != nil {
-		return false, err
+		return audit.Entry{}, err
 	}
 	var origin string
 	err = q.QueryRow(ctx, `SELECT origin_site FROM cameras WHERE id = ?`, r.in.ID).Scan(&origin)
@@ -71,13 +74,13 @@ func (s *Service) UpsertFederated(ctx context.Context, q store.Q, a Actor, site 
 			n.Public, n.Transport, n.Consent.Doc, n.Consent.Date, n.Consent.Scope, r.installedMS, changedAtMS,
 			cameraSearch(n), now, now, site)
 		if err != nil {
-			return false, err
+			return audit.Entry{}, err
 		}
-		return true, s.record(ctx, q, a, "camera.federated_create", "camera/"+n.ID, map[string]any{"site": site})
+		return s.entry(a, "camera.federated_create", "camera/"+n.ID, map[string]any{"site": site}), nil
 	case err != nil:
-		return false, err
+		return audit.Entry{}, err
 	case origin != site:
-		return false, conflict("id", "other_site", "a camera with this id belongs to another site")
+		return audit.Entry{}, conflict("id", "other_site", "a camera with this id belongs to another site")
 	}
 	_, err = q.Exec(ctx, `UPDATE cameras SET system_id = ?, name = ?, kinds = ?, purposes = ?, area = ?, area_bit = ?, lat = ?, lon = ?,
 		admin_unit = ?, address = ?, public = ?, consent_doc = ?, consent_date = ?, consent_scope = ?, installed_at = ?, changed_at = ?,
@@ -86,9 +89,18 @@ func (s *Service) UpsertFederated(ctx context.Context, q store.Q, a Actor, site 
 		n.AdminUnit, n.Address, n.Public, n.Consent.Doc, n.Consent.Date, n.Consent.Scope, r.installedMS, changedAtMS,
 		cameraSearch(n), now, n.ID, site)
 	if err != nil {
-		return false, err
+		return audit.Entry{}, err
 	}
-	return false, s.record(ctx, q, a, "camera.federated_update", "camera/"+n.ID, map[string]any{"site": site})
+	return s.entry(a, "camera.federated_update", "camera/"+n.ID, map[string]any{"site": site}), nil
+}
+
+func (s *Service) entry(a Actor, action, object string, details map[string]any) audit.Entry {
+	id := a.UserID
+	if id == "" {
+		id = "system"
+	}
+	return audit.Entry{At: s.now().UTC(), ActorID: id, Actor: a.Username, Org: a.OrgID, Action: action, Object: object,
+		Outcome: audit.OK, Details: details, Remote: a.Remote}
 }
 
 // DeleteFederated removes a camera of lower site `site` (no longer shared,
