@@ -1,17 +1,20 @@
 package record_test
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vigil-vms/vigil/internal/record"
 	"github.com/vigil-vms/vigil/internal/record/recordtest"
 	"github.com/vigil-vms/vigil/internal/sim"
 	"github.com/vigil-vms/vigil/internal/store"
+	"github.com/vigil-vms/vigil/internal/store/storetest"
 )
 
 // The recorder in a child process, killed with SIGKILL by the parent.
@@ -111,7 +114,7 @@ func TestKillDashNine(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rep.Closed != 1 || rep.TruncatedBytes != int64(len(partial)) || rep.Missing != 1 || rep.Recovered != 1 || len(rep.Problems) != 0 {
-		t.Fatalf("reconcile: %+v", rep)
+		t.Fatalf("reconcile: %+v (problems: %q)", rep, rep.Problems)
 	}
 	if dry.Closed != rep.Closed || dry.Missing != rep.Missing || dry.Recovered != rep.Recovered {
 		t.Fatalf("dry run %+v differs from repair %+v", dry, rep)
@@ -133,4 +136,45 @@ func TestKillDashNine(t *testing.T) {
 		rig.Rec.Flush()
 		return closedCount(allSegments(t, db, "cam-k")) > before
 	})
+}
+
+// A crash as a segment is being opened leaves a file with no fragment: an
+// empty file, or half an init. Reconcile removes those (they hold no
+// footage) and keeps, as a problem for a person, a broken header that has
+// fragments after it.
+func TestReconcileHeaderOnlyLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	db := storetest.SQLite(t)
+	opt := fastOpts()
+	opt.Folders = []record.Folder{{Name: "disk1", Path: dir}}
+	day := filepath.Join(dir, "cam-h", "main", "2026-11-27")
+	if err := os.MkdirAll(day, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) string {
+		p := filepath.Join(day, name)
+		if err := os.WriteFile(p, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	empty := write("1795760000000.mp4", nil)
+	halfInit := write("1795760001000.mp4", []byte{0, 0, 0, 24, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm'})
+	broken := write("1795760002000.mp4", append(bytes.Repeat([]byte{0xAB}, 64), []byte("....moof....mdat")...))
+	rig := recordtest.Start(t, db, []sim.CameraSpec{{ID: "cam-h"}}, opt)
+	rep, err := rig.Rec.Reconcile(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Removed < 2 || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "1795760002000") {
+		t.Fatalf("reconcile: %+v (problems %q)", rep, rep.Problems)
+	}
+	for _, p := range []string{empty, halfInit} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("%s should be removed: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(broken); err != nil {
+		t.Fatalf("a broken header with fragments must be kept: %v", err)
+	}
 }

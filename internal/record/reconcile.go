@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -220,8 +221,28 @@ func (s *Service) reconcileCamera(ctx context.Context, f Folder, cam string, rep
 			return nil
 		}
 		fi, err := scanPath(p)
-		if err != nil || fi.Frames == 0 {
+		if err != nil && headerOnly(p) {
+			// Killed while the header was being written: the file never
+			// held a fragment, so there is no footage to keep.
+			rep.Removed++
+			if repair {
+				_ = os.Remove(p)
+			}
+			return nil
+		}
+		if err != nil {
+			// A broken header with fragments after it is kept for a person
+			// to look at, never deleted.
 			rep.Problems = append(rep.Problems, fmt.Sprintf("file %s: unreadable segment: %v", rel, err))
+			return nil
+		}
+		if fi.Frames == 0 {
+			// A crash right after a segment was opened leaves its header and
+			// no fragment: there is no footage in it to recover.
+			rep.Removed++
+			if repair {
+				_ = os.Remove(p)
+			}
 			return nil
 		}
 		rep.Recovered++
@@ -239,6 +260,17 @@ func (s *Service) reconcileCamera(ctx context.Context, f Folder, cam string, rep
 			Path: rel, Codec: fi.Codec, State: StateOK, StartReason: "recovered", Node: s.opt.Node})
 	})
 	return err
+}
+
+// headerOnly reports whether a file is no larger than an init section and
+// holds no fragment ("moof"): what a crash leaves when it strikes as a
+// segment is being opened.
+func headerOnly(p string) bool {
+	data, err := os.ReadFile(p)
+	if err != nil || int64(len(data)) > maxInitSize {
+		return false
+	}
+	return !bytes.Contains(data, []byte("moof"))
 }
 
 func scanPath(p string) (*FileInfo, error) {
