@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/record"
 )
@@ -36,6 +37,24 @@ func (a *App) openRecording() error {
 			return f.SystemID, err
 		},
 		OnAlert: func(code, msg string) { a.Log.Error("CRITICAL recording alert", "code", code, "message", msg) },
+		// A full storage folder is an incident against the 24-hour deadline
+		// (R-OPS-1), resolved when the folder recovers.
+		OnStorage: func(folder string, full bool, msg string) {
+			if a.Health == nil {
+				return
+			}
+			ctx := context.Background()
+			var err error
+			if full {
+				_, _, err = a.Health.OpenAuto(ctx, health.CatStorage, "volume/"+folder, health.AutoInfo{
+					Title: "Ổ lưu trữ " + folder + " đầy / storage " + folder + " full", Description: msg})
+			} else {
+				_, err = a.Health.ResolveAuto(ctx, health.CatStorage, "volume/"+folder, msg)
+			}
+			if err != nil {
+				a.Log.Error("storage incident", "folder", folder, "err", err)
+			}
+		},
 	}, a.DB, a.Audit, a.Hub, a.Log.With("room", "record"), a.Metrics)
 	if err != nil {
 		return err

@@ -73,9 +73,13 @@ type Options struct {
 	SystemOf func(ctx context.Context, cameraID string) (string, error)
 	// Location of schedules; Asia/Ho_Chi_Minh.
 	Location *time.Location
-	// OnAlert is called for critical conditions (disk full) until the
-	// health room's incidents exist.
+	// OnAlert is called for critical conditions (disk full), for logs.
 	OnAlert func(code, message string)
+	// OnStorage is called when a storage folder becomes full (still above
+	// HighWater after expired footage is gone) and when it recovers; the app
+	// turns it into a storage incident of the health room, resolved on
+	// recovery.
+	OnStorage func(folder string, full bool, message string)
 }
 
 func (o *Options) defaults() {

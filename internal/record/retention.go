@@ -153,6 +153,9 @@ func (s *Service) guardDisks(ctx context.Context) ([]string, []Deletion, error) 
 		s.full[f.Name] = above
 		s.mu.Unlock()
 		if !above {
+			if was && s.opt.OnStorage != nil {
+				s.opt.OnStorage(f.Name, false, fmt.Sprintf("storage folder %s is below %d%% again", f.Name, s.opt.HighWater))
+			}
 			continue
 		}
 		full = append(full, f.Name)
@@ -164,6 +167,9 @@ func (s *Service) guardDisks(ctx context.Context) ([]string, []Deletion, error) 
 				Details: map[string]any{"high_water": s.opt.HighWater, "policy": s.opt.DiskFullPolicy}})
 			if s.opt.OnAlert != nil {
 				s.opt.OnAlert("disk_full", msg)
+			}
+			if s.opt.OnStorage != nil {
+				s.opt.OnStorage(f.Name, true, msg)
 			}
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +24,9 @@ type seeded struct {
 	dir   string
 	used  atomic.Int64 // percent reported by the fake disk
 	usage func() int64 // when set, computes it
+
+	mu      sync.Mutex
+	storage []string // OnStorage calls, "folder:full"
 }
 
 func seedService(t *testing.T, db *store.DB, policy string) *seeded {
@@ -30,6 +35,11 @@ func seedService(t *testing.T, db *store.DB, policy string) *seeded {
 	sd.used.Store(10)
 	lg, _, _ := recordtest.NewAudit(db)
 	rec, err := record.New(record.Options{Folders: []record.Folder{{Name: "disk1", Path: sd.dir}}, DiskFullPolicy: policy,
+		OnStorage: func(folder string, full bool, _ string) {
+			sd.mu.Lock()
+			sd.storage = append(sd.storage, fmt.Sprintf("%s:%v", folder, full))
+			sd.mu.Unlock()
+		},
 		DiskUsage: func(string) (uint64, uint64, error) {
 			if sd.usage != nil {
 				return uint64(sd.usage()), 100, nil
@@ -181,6 +191,21 @@ func TestDiskGuard(t *testing.T) {
 				es, _, _ := audit.List(ctx, db.Q(), audit.Filter{ActionPrefix: "record.disk_full", Limit: 10})
 				if len(es) != 1 {
 					t.Fatalf("disk_full audit: %d", len(es))
+				}
+				// Full once (a second sweep does not repeat it), then recovered.
+				if _, err := sd.rec.Sweep(ctx, now); err != nil {
+					t.Fatal(err)
+				}
+				sd.usage = nil
+				sd.used.Store(50)
+				if _, err := sd.rec.Sweep(ctx, now); err != nil {
+					t.Fatal(err)
+				}
+				sd.mu.Lock()
+				got := strings.Join(sd.storage, " ")
+				sd.mu.Unlock()
+				if got != "disk1:true disk1:false" {
+					t.Fatalf("storage transitions: %q", got)
 				}
 			case "delete_oldest":
 				if len(left) == 10 || left[0] != segs[0].StartMS {
