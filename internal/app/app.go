@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +76,7 @@ type App struct {
 	ONVIF      *onvif.Service
 	onvifBatch *events.Batcher
 
+	vod        vod
 	borrowedDB bool
 	httpLn     net.Listener
 	httpSrv    *http.Server
@@ -94,6 +96,7 @@ type Options struct {
 // Open opens the database (migrating it), the keys and every room.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) (*App, error) {
 	a := &App{Cfg: cfg, Log: log}
+	a.vod.init()
 	key, src, err := secrets.LoadKey(cfg.Secrets.Key, cfg.Secrets.KeyFile, cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -130,7 +133,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options)
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	a.authz = newLiveAuthorizer(a)
-	hub, err := media.New(media.Config{RTSPAddr: cfg.RTSP.Listen}, sourceResolver{a.Registry}, a.authz, log.With("room", "media"), a.Metrics)
+	hub, err := media.New(media.Config{RTSPAddr: cfg.RTSP.Listen, OnDemand: a.onDemand}, sourceResolver{reg: a.Registry, fed: &a.vod.federated}, a.authz, log.With("room", "media"), a.Metrics)
 	if err != nil {
 		a.DB.Close()
 		return nil, err
@@ -147,7 +150,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options)
 		return nil, err
 	}
 	a.Federation = federation.New(federation.Deps{Cfg: cfg, Log: log.With("room", "federation"), DB: a.DB, Audit: a.Audit,
-		Registry: a.Registry, Sealer: a.Sealer, Online: a.onlineCameras, OnRegistryChange: a.ReloadMedia, OnLinkAlert: a.linkIncident})
+		Registry: a.Registry, Sealer: a.Sealer, Online: a.onlineCameras, OnRegistryChange: a.ReloadMedia, OnLinkAlert: a.linkIncident,
+		RelayStart: a.relayStart, RelayStop: a.relayStop})
 	a.Health = health.New(health.Options{DB: a.DB, Audit: a.Audit, Log: log.With("room", "health"), States: hub.States,
 		OfflineAfter: cfg.Ops.OfflineAfter, DefaultDeadline: cfg.Ops.IncidentDeadline, Deadlines: cfg.Ops.CategoryDeadlines,
 		EscalateBefore: cfg.Ops.EscalateBefore, Notify: health.NotifyConfig{WebhookURL: cfg.Ops.WebhookURL,
@@ -308,6 +312,7 @@ func (a *App) Close() {
 		a.Public.Close()
 	}
 	a.stopRecording()
+	a.stopVOD()
 	if a.Hub != nil {
 		a.Hub.Close()
 	}
@@ -323,7 +328,10 @@ func (a *App) Close() {
 	}
 }
 
-type sourceResolver struct{ reg *registry.Service }
+type sourceResolver struct {
+	reg *registry.Service
+	fed *atomic.Pointer[map[string]bool] // federated camera ids, for the recorder
+}
 
 func (s sourceResolver) Sources(ctx context.Context) ([]media.Source, error) {
 	ss, err := s.reg.StreamSources(ctx)
@@ -331,11 +339,20 @@ func (s sourceResolver) Sources(ctx context.Context) ([]media.Source, error) {
 		return nil, err
 	}
 	out := make([]media.Source, 0, len(ss))
+	fed := map[string]bool{}
+	defer func() { s.fed.Store(&fed) }()
 	for _, x := range ss {
-		out = append(out, media.Source{
+		src := media.Source{
 			CameraID: x.CameraID, MainURL: x.MainURL, SubURL: x.SubURL,
 			Transport: media.Transport(x.Transport), OnDemand: x.OnDemand, Push: x.Push,
-		})
+		}
+		if x.OriginSite != "" {
+			// A lower site's camera: pushed by that site, and only while
+			// someone here watches (video on demand across tiers).
+			src.MainURL, src.SubURL, src.Push, src.OnDemand = "", "", true, true
+			fed[x.CameraID] = true
+		}
+		out = append(out, src)
 	}
 	return out, nil
 }

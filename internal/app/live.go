@@ -195,7 +195,15 @@ func (l *liveAuthorizer) AuthorizeRead(ctx context.Context, req media.ReadReques
 // AuthorizePublish checks push-in credentials: the user name is the camera id
 // and the password an API token of a user allowed to manage that camera
 // (an NVR's service account, or the federation link).
+//
+// A lower site relaying a federated camera (video on demand across tiers)
+// presents instead its site id and the secret tier 1 sent it for that
+// camera; it is accepted only while tier 1 wants the camera and only for a
+// camera whose origin is that site.
 func (l *liveAuthorizer) AuthorizePublish(ctx context.Context, req media.PublishRequest) (media.ReadGrant, error) {
+	if site, ok := l.a.Federation.CheckRelayPublish(req.CameraID, req.User, req.Password); ok {
+		return l.authorizeRelay(ctx, site, req)
+	}
 	p, err := l.a.Auth.AuthenticateToken(ctx, req.Password)
 	if err != nil {
 		l.a.Log.Warn("push-in refused", "camera", req.CameraID, "remote", req.Remote, "why", "invalid token")
@@ -222,6 +230,24 @@ func (l *liveAuthorizer) AuthorizePublish(ctx context.Context, req media.Publish
 	return media.ReadGrant{Subject: p.Username, Revoked: revoked, End: func(reason string) {
 		once.Do(func() {
 			l.auditLive(context.Background(), "push.end", p.UserID, p.Username, p.OrgID, rr, audit.OK, reason, nil)
+		})
+	}}, nil
+}
+
+// authorizeRelay admits a lower site's push of one of its own cameras.
+func (l *liveAuthorizer) authorizeRelay(ctx context.Context, site string, req media.PublishRequest) (media.ReadGrant, error) {
+	rr := media.ReadRequest{CameraID: req.CameraID, Protocol: media.ProtoRelay, Remote: req.Remote}
+	actor := "site:" + site
+	origin, err := l.a.Registry.OriginSite(ctx, req.CameraID)
+	if err != nil || origin != site {
+		l.auditLive(ctx, "push.denied", actor, actor, "", rr, audit.Denied, "not_this_site", nil)
+		return media.ReadGrant{}, fmt.Errorf("%w: camera not of site %s", media.ErrDenied, site)
+	}
+	l.auditLive(ctx, "push.start", actor, actor, "", rr, audit.OK, "federation_relay", nil)
+	var once sync.Once
+	return media.ReadGrant{Subject: actor, End: func(reason string) {
+		once.Do(func() {
+			l.auditLive(context.Background(), "push.end", actor, actor, "", rr, audit.OK, reason, nil)
 		})
 	}}, nil
 }

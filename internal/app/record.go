@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/vigil-vms/vigil/internal/health"
+	"github.com/vigil-vms/vigil/internal/media"
 	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/record"
 )
@@ -55,7 +57,7 @@ func (a *App) openRecording() error {
 				a.Log.Error("storage incident", "folder", folder, "err", err)
 			}
 		},
-	}, a.DB, a.Audit, a.Hub, a.Log.With("room", "record"), a.Metrics)
+	}, a.DB, a.Audit, recordHub{a.Hub, &a.vod.federated}, a.Log.With("room", "record"), a.Metrics)
 	if err != nil {
 		return err
 	}
@@ -90,4 +92,27 @@ func (a *App) stopRecording() {
 	if a.Recorder != nil {
 		a.Recorder.Stop()
 	}
+}
+
+// recordHub is the hub as the recorder sees it: without a lower site's
+// cameras at tier 1. They are recorded at their own site, and recording
+// them here would keep them pushed upward all the time instead of on demand.
+type recordHub struct {
+	*media.Hub
+	fed *atomic.Pointer[map[string]bool]
+}
+
+func (h recordHub) States() []media.State {
+	all := h.Hub.States()
+	fed := h.fed.Load()
+	if fed == nil || len(*fed) == 0 {
+		return all
+	}
+	out := all[:0:0]
+	for _, st := range all {
+		if !(*fed)[st.CameraID] {
+			out = append(out, st)
+		}
+	}
+	return out
 }

@@ -193,6 +193,10 @@ type Federation struct {
 	// ConnectDeadline: a camera installed or changed must reach tier 1
 	// within this (R-FED-2: 5 days).
 	ConnectDeadline time.Duration `yaml:"connect_deadline"`
+	// RelayURL (tier 1): this site's RTSP push-in as lower sites reach it,
+	// e.g. rtsp://vigil.example.gov.vn:8554; lower sites push federated
+	// cameras there on demand. Default: from rtsp.listen.
+	RelayURL string `yaml:"relay_url"`
 }
 
 // Log settings.

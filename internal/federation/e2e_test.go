@@ -3,6 +3,8 @@ package federation_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -353,6 +355,11 @@ func TestFederation(t *testing.T) {
 		t.Fatal("first connection of cam-b1 not recorded at tier 1")
 	}
 
+	// Video on demand across tiers: a tier-1 viewer opens cam-b1; tier 1
+	// asks site B, which pushes the camera to tier 1's push-in, and tier 1
+	// re-streams it like a local camera.
+	vodAcrossTiers(t, t1, b, admin)
+
 	// Revoking site B cuts it off.
 	if st := admin.Do("DELETE", "/api/v1/federation/sites/site-b", nil, nil); st != 204 {
 		t.Fatalf("revoke: %d", st)
@@ -361,4 +368,53 @@ func TestFederation(t *testing.T) {
 	if x := site(t, t1, "site-b"); x.LinkState != "revoked" {
 		t.Fatalf("site B state %q", x.LinkState)
 	}
+}
+
+// vodAcrossTiers plays lower site b's camera cam-b1 at tier 1 through tier
+// 1's RTSP re-stream (ffprobe: codec and size), then checks that b's relay
+// stops once nobody watches at tier 1.
+func vodAcrossTiers(t *testing.T, t1, b *apptest.Site, viewer *apptest.Client) {
+	t.Helper()
+	if _, err := exec.LookPath("ffprobe"); err != nil {
+		if os.Getenv("VIGIL_REQUIRE_TOOLS") == "1" {
+			t.Fatal("ffprobe is required (VIGIL_REQUIRE_TOOLS=1) but not on PATH")
+		}
+		t.Log("!!! SKIPPING video on demand across tiers: ffprobe not on PATH")
+		return
+	}
+	ctx := context.Background()
+	if b.App.Relaying("cam-b1") {
+		t.Fatal("site B relays cam-b1 before anyone watches at tier 1")
+	}
+	var tok struct {
+		RTSPURL string `json:"rtsp_url"`
+	}
+	if st := viewer.Do("POST", "/api/v1/cameras/cam-b1/stream-token", map[string]string{"variant": "main"}, &tok); st != 200 {
+		t.Fatalf("stream token for cam-b1 at tier 1: status %d", st)
+	}
+	if !strings.HasPrefix(tok.RTSPURL, "rtsp://"+t1.App.Hub.RTSPAddr()+"/") {
+		t.Fatalf("re-stream URL %q is not tier 1's", tok.RTSPURL)
+	}
+	var out string
+	waitFor(t, "cam-b1 playing at tier 1", func() bool {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		o, err := exec.CommandContext(pctx, "ffprobe", "-v", "error", "-rtsp_transport", "tcp",
+			"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", tok.RTSPURL).CombinedOutput()
+		out = strings.TrimSpace(string(o))
+		return err == nil
+	})
+	if !strings.Contains(out, "h264,1280,720") {
+		t.Fatalf("ffprobe of cam-b1 at tier 1: %q", out)
+	}
+	// The push was admitted with the secret tier 1 made for site B.
+	if n := count(t, t1.App.DB, `SELECT COUNT(*) FROM audit_log WHERE action = 'push.start' AND object = 'camera/cam-b1' AND actor = 'site:site-b'`); n < 1 {
+		t.Fatalf("%d push.start entries by site B at tier 1", n)
+	}
+	// Nobody watches any more: after the linger tier 1 releases the camera
+	// and site B's relay stops.
+	waitFor(t, "site B's relay stopped", func() bool { return !b.App.Relaying("cam-b1") })
+	waitFor(t, "push ended at tier 1", func() bool {
+		return count(t, t1.App.DB, `SELECT COUNT(*) FROM audit_log WHERE action = 'push.end' AND object = 'camera/cam-b1'`) >= 1
+	})
 }

@@ -302,6 +302,8 @@ func (sh *shipper) answer(m *nats.Msg) {
 				rep.Stats = &st
 				rep.Cameras, err = sh.sharedCount(ctx)
 			}
+		case "relay", "relay_stop":
+			err = sh.answerRelay(ctx, req)
 		}
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -144,7 +145,14 @@ func parseDetails(s string) (map[string]any, error) {
 // (request/reply on vigil.ask.<site>; tier 1 never dials in).
 type AskRequest struct {
 	V  int    `json:"v"`
-	Op string `json:"op"` // "status"
+	Op string `json:"op"` // "status", "relay", "relay_stop"
+	// relay: push Camera's main stream to URL (tier 1's RTSP push-in)
+	// with User/Password, a short-lived secret tier 1 made for this camera
+	// (never logged). relay_stop: stop pushing Camera.
+	Camera   string `json:"camera,omitempty"`
+	URL      string `json:"url,omitempty"`
+	User     string `json:"user,omitempty"`
+	Password string `json:"password,omitempty"`
 }
 
 // AskReply is the lower site's answer.
@@ -171,8 +179,24 @@ func DecodeAskRequest(data []byte) (AskRequest, error) {
 	}
 	switch r.Op {
 	case "status":
+	case "relay":
+		if !relayCameraID(r.Camera) || r.Password == "" || r.User == "" {
+			return r, errors.New("federation: relay: camera, user and password are required")
+		}
+		if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" || u.User != nil {
+			return r, errors.New("federation: relay: bad push URL")
+		}
+	case "relay_stop":
+		if !relayCameraID(r.Camera) {
+			return r, errors.New("federation: relay_stop: bad camera id")
+		}
 	default:
 		return r, fmt.Errorf("federation: unknown request %q", r.Op)
 	}
 	return r, nil
+}
+
+// relayCameraID accepts a camera id that fits in a push path.
+func relayCameraID(id string) bool {
+	return id != "" && len(id) <= 128 && !strings.ContainsAny(id, "/?#% \t\r\n")
 }

@@ -53,6 +53,12 @@ type Deps struct {
 	// OnLinkAlert runs (tier 1) after a link-down alert opened (open) or
 	// closed, so the incidents room tracks it against its deadline.
 	OnLinkAlert func(ctx context.Context, site string, open bool, downSince time.Time, systems []string)
+	// RelayStart (lower site) starts pushing a camera's main stream to
+	// pushURL (tier 1's push-in, credentials in the URL: never log it),
+	// replacing a running push of that camera; RelayStop stops it. Nil:
+	// this site does not relay video.
+	RelayStart func(cameraID, pushURL string) error
+	RelayStop  func(cameraID string)
 }
 
 // Actor is who acts through the API.
@@ -73,6 +79,7 @@ type Service struct {
 	// tier 1
 	mu       sync.Mutex
 	appliers map[string]*applier
+	relays   relayGrants
 
 	// lower site
 	creds    *Credentials

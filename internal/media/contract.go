@@ -91,8 +91,10 @@ type Source struct {
 	MainURL   string
 	SubURL    string // may be empty: readers of Sub get Main
 	Transport Transport
-	OnDemand  bool // connect only while a reader or the recorder needs it
-	Push      bool // the camera pushes to us (RTSP push-in); no pull
+	// OnDemand: connect only while a reader or the recorder needs it. With
+	// Push, the hub tells Config.OnDemand when to ask for the push.
+	OnDemand bool
+	Push     bool // the camera pushes to us (RTSP push-in); no pull
 }
 
 // SourceResolver tells the hub which cameras exist; the hub calls it at start

@@ -53,6 +53,15 @@ type Config struct {
 	// as one (one syscall per frame instead of per packet); 2 ms, negative
 	// disables. See coalesce.go.
 	CoalesceWrites time.Duration
+	// OnDemand, if set, is told when a pushed camera marked on demand (a
+	// federated camera, which its site pushes only when asked) gets its
+	// first reader (wanted) and when it has had none for OnDemandLinger
+	// (not wanted; the hub then also closes the publish session, so the
+	// push stops even if the message is lost). While wanted and not online
+	// it is told again every WaitReady, so a lost request or a relay that
+	// failed is retried. Calls for one camera come one at a time from that
+	// camera's goroutine; they may block for a few seconds.
+	OnDemand func(cameraID string, wanted bool)
 }
 
 func (c *Config) defaults() {

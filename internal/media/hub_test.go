@@ -685,3 +685,62 @@ func TestReloadRemovesCamera(t *testing.T) {
 		t.Fatal("removed camera still has a state")
 	}
 }
+
+// TestOnDemandPushRelay: a pushed on-demand camera (a federated camera at
+// tier 1) tells Config.OnDemand when its first reader comes and after its
+// last one left; here the callback relays another camera of the same hub
+// into it through the push-in, as a lower site does for tier 1.
+func TestOnDemandPushRelay(t *testing.T) {
+	e := startEnv(t, []sim.CameraSpec{{ID: "src"}}, nil)
+	e.res.srcs = []Source{{CameraID: "src", MainURL: e.sim.URL("src", "main")}, {CameraID: "up", Push: true, OnDemand: true}}
+	e.hub.cfg.OnDemandLinger = 200 * time.Millisecond
+	var mu sync.Mutex
+	var calls []bool
+	var stop context.CancelFunc
+	relayDone := make(chan error, 4)
+	e.hub.cfg.OnDemand = func(cam string, wanted bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, wanted)
+		if stop != nil {
+			stop()
+			stop = nil
+		}
+		if wanted {
+			ctx, cancel := context.WithCancel(context.Background())
+			stop = cancel
+			go func() { relayDone <- Relay(ctx, e.hub, "src", "rtsp://pub:secret@"+e.hub.RTSPAddr()+"/push/"+cam) }()
+		}
+	}
+	if err := e.hub.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(calls) != 0 {
+		t.Fatalf("OnDemand called before any reader: %v", calls)
+	}
+	mu.Unlock()
+
+	c := newCollector()
+	h, err := e.hub.OpenInternalReader(context.Background(), "up", Main, ProtoRecord, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.waitVideo(t, 3)
+	if st, _ := e.hub.State("up"); st[0].Width != 1280 || st[0].Height != 720 {
+		t.Fatalf("relayed stream: %+v", st[0])
+	}
+	h.Close()
+	// The relay ends: asked to stop, and its session is closed by the hub.
+	select {
+	case <-relayDone:
+	case <-time.After(60 * time.Second):
+		t.Fatal("relay still running after the last reader left")
+	}
+	e.waitState(t, "up", "offline after the push stopped", func(s State) bool { return s.Status == StatusOffline })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 2 || !calls[0] || calls[1] {
+		t.Fatalf("OnDemand calls %v, want [true false]", calls)
+	}
+}

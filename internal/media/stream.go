@@ -76,7 +76,9 @@ type stream struct {
 	tr       Transport
 	onDemand bool
 	push     bool
-	log      *slog.Logger
+	// pushOnDemand: pushed only when asked (Config.OnDemand tells whom).
+	pushOnDemand bool
+	log          *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -120,17 +122,18 @@ type stream struct {
 
 func newStream(h *Hub, src Source, v Variant, rawURL string) *stream {
 	s := &stream{
-		hub:      h,
-		cameraID: src.CameraID,
-		variant:  v,
-		url:      rawURL,
-		tr:       src.Transport,
-		onDemand: src.OnDemand && !src.Push,
-		push:     src.Push,
-		poke:     make(chan struct{}, 1),
-		ready:    make(chan struct{}),
-		readers:  map[*reader]struct{}{},
-		since:    time.Now(),
+		hub:          h,
+		cameraID:     src.CameraID,
+		variant:      v,
+		url:          rawURL,
+		tr:           src.Transport,
+		onDemand:     src.OnDemand && !src.Push,
+		push:         src.Push,
+		pushOnDemand: src.Push && src.OnDemand,
+		poke:         make(chan struct{}, 1),
+		ready:        make(chan struct{}),
+		readers:      map[*reader]struct{}{},
+		since:        time.Now(),
 	}
 	s.log = h.log.With("camera", src.CameraID, "variant", string(v))
 	switch {
@@ -147,6 +150,13 @@ func newStream(h *Hub, src Source, v Variant, rawURL string) *stream {
 func (s *stream) start(ctx context.Context) {
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	if s.push {
+		if s.pushOnDemand && s.hub.cfg.OnDemand != nil {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.demandLoop()
+			}()
+		}
 		return
 	}
 	s.wg.Add(1)
@@ -273,6 +283,67 @@ func (s *stream) demandCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.demand
+}
+
+// demandLoop drives Config.OnDemand for a pushed on-demand stream: wanted
+// at the first reader (and again every WaitReady while still not online),
+// not wanted once it has had no reader for OnDemandLinger.
+func (s *stream) demandLoop() {
+	cb := s.hub.cfg.OnDemand
+	wanted := false
+	var linger, retry <-chan time.Time
+	defer func() {
+		if wanted {
+			// Not waited for: stop() runs under Reload, which must not
+			// hang on a slow link.
+			go cb(s.cameraID, false)
+		}
+	}()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.poke:
+		case <-retry:
+			retry = nil
+			if wanted && s.demandCount() > 0 && !s.isOnline() {
+				s.log.Info("on-demand pushed camera still not online: asking again")
+				cb(s.cameraID, true)
+			}
+		case <-linger:
+			linger = nil
+			if wanted && s.demandCount() <= 0 {
+				wanted, retry = false, nil
+				s.log.Info("on-demand pushed camera released: no reader left")
+				cb(s.cameraID, false)
+				s.mu.Lock()
+				pub := s.publisher
+				s.mu.Unlock()
+				if pub != nil {
+					pub.Close()
+				}
+			}
+			continue
+		}
+		if s.demandCount() > 0 {
+			linger = nil
+			if !wanted {
+				wanted = true
+				cb(s.cameraID, true)
+			}
+		} else if wanted && linger == nil {
+			linger = time.After(s.hub.cfg.OnDemandLinger)
+		}
+		if wanted && retry == nil {
+			retry = time.After(s.hub.cfg.WaitReady)
+		}
+	}
+}
+
+func (s *stream) isOnline() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status == StatusOnline
 }
 
 // waitReady waits until the stream is online with a description.

@@ -518,6 +518,9 @@ type StreamSource struct {
 	Transport string
 	OnDemand  bool
 	Push      bool
+	// OriginSite is the lower site a federated camera comes from (tier 1);
+	// its video is pushed by that site on demand.
+	OriginSite string
 }
 
 func (s StreamSource) redacted() map[string]any {
@@ -557,12 +560,12 @@ func RedactURL(raw string) string {
 	return u.String()
 }
 
-const sourceCols = `id, main_url, main_cred_sealed, sub_url, sub_cred_sealed, transport, on_demand, push`
+const sourceCols = `id, main_url, main_cred_sealed, sub_url, sub_cred_sealed, transport, on_demand, push, origin_site`
 
 func (s *Service) scanSource(sc interface{ Scan(...any) error }) (StreamSource, error) {
 	var src StreamSource
 	var mainSealed, subSealed string
-	if err := sc.Scan(&src.CameraID, &src.MainURL, &mainSealed, &src.SubURL, &subSealed, &src.Transport, &src.OnDemand, &src.Push); err != nil {
+	if err := sc.Scan(&src.CameraID, &src.MainURL, &mainSealed, &src.SubURL, &subSealed, &src.Transport, &src.OnDemand, &src.Push, &src.OriginSite); err != nil {
 		return src, err
 	}
 	var err error

@@ -115,3 +115,14 @@ func (s *Service) DeleteFederated(ctx context.Context, q store.Q, a Actor, site,
 	}
 	return true, s.record(ctx, q, a, "camera.federated_delete", "camera/"+id, map[string]any{"site": site})
 }
+
+// OriginSite returns the lower site a camera comes from ("" for a local
+// camera; ErrNotFound when there is no such camera).
+func (s *Service) OriginSite(ctx context.Context, id string) (string, error) {
+	var origin string
+	err := s.db.Q().QueryRow(ctx, `SELECT origin_site FROM cameras WHERE id = ?`, id).Scan(&origin)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return origin, err
+}
