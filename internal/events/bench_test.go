@@ -67,10 +67,13 @@ func BenchmarkPlateSearch(b *testing.B) {
 			db := benchDB(b, engine)
 			s, _ := world(b, db, 20, nil)
 			rng := rand.New(rand.NewPCG(2, 2))
-			start := time.Now().Add(-25 * 24 * time.Hour)
+			// Spread the reads over 25 days whatever their number (ingest
+			// refuses events more than 30 days old), each batch a day wide.
+			start := time.Now().Add(-27 * 24 * time.Hour)
+			step := 25 * 24 * time.Hour / time.Duration(max(1, total/5000))
 			var sample []string
 			for done := 0; done < total; done += 5000 {
-				evs := plateEvents(rng, min(5000, total-done), start.Add(time.Duration(done/5000)*time.Hour))
+				evs := plateEvents(rng, min(5000, total-done), start.Add(time.Duration(done/5000)*step))
 				sample = append(sample, evs[0].Plate.Text)
 				if _, err := s.Ingest(context.Background(), "bench", evs); err != nil {
 					b.Fatal(err)
