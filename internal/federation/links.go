@@ -75,8 +75,16 @@ func (s *Service) checkLinks(ctx context.Context, now time.Time) error {
 				}
 			}
 			if state != x.LinkState {
-				if _, err := tx.Exec(ctx, `UPDATE federation_sites SET link_state = ?, state_since = ? WHERE site_id = ?`, state, ms, x.SiteID); err != nil {
+				// Conditional on what was read: a revoke committed since the
+				// sites were loaded must not be overwritten by "down".
+				res, err := tx.Exec(ctx, `UPDATE federation_sites SET link_state = ?, state_since = ? WHERE site_id = ? AND link_state = ? AND revoked_at = 0`,
+					state, ms, x.SiteID, x.LinkState)
+				if err != nil {
 					return err
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					state = x.LinkState
+					return nil
 				}
 				if err := s.linkEvent(ctx, tx, x.SiteID, ms, state); err != nil {
 					return err

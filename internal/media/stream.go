@@ -883,7 +883,10 @@ func (s *stream) updateSize(t *track, au [][]byte) {
 		if p.Unmarshal(sps) == nil {
 			w, h = p.Width(), p.Height()
 		}
-		if pps != nil {
+		// Only a real change is written: the format is shared with readers'
+		// streams, which gortsplib copies without its lock at SETUP, so a
+		// needless write would race with every new reader.
+		if cs, cp := f.SafeParams(); pps != nil && (!bytes.Equal(cs, sps) || !bytes.Equal(cp, pps)) {
 			f.SafeSetParams(sps, pps)
 		}
 	case *format.H265:
@@ -891,7 +894,8 @@ func (s *stream) updateSize(t *track, au [][]byte) {
 		if p.Unmarshal(sps) == nil {
 			w, h = p.Width(), p.Height()
 		}
-		if vps != nil && pps != nil {
+		if cv, cs, cp := f.SafeParams(); vps != nil && pps != nil &&
+			(!bytes.Equal(cv, vps) || !bytes.Equal(cs, sps) || !bytes.Equal(cp, pps)) {
 			f.SafeSetParams(vps, sps, pps)
 		}
 	}
