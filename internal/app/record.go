@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/media"
@@ -85,6 +86,8 @@ func (a *App) startRecording(ctx context.Context) error {
 		a.Log.Warn("recordings repaired at start", "report", rep.String())
 	}
 	a.Recorder.Start(ctx)
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); a.watchRecording(ctx, a.Cfg.Ops.SampleInterval) }()
 	return nil
 }
 
@@ -115,4 +118,61 @@ func (h recordHub) States() []media.State {
 		}
 	}
 	return out
+}
+
+// watchRecording turns a recorder that cannot write while its camera is
+// online into a recording_stopped incident against the 24-hour deadline
+// (R-OPS-1), resolved when recording resumes. An offline camera is the
+// camera_offline incident's business, not this one's.
+func (a *App) watchRecording(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	open := map[string]bool{}
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, st := range a.Recorder.Recording() {
+			obj := "camera/" + st.CameraID
+			switch {
+			case !st.Recording && st.LastError != "" && a.cameraOnline(st.CameraID):
+				if open[st.CameraID] {
+					continue
+				}
+				if _, _, err := a.Health.OpenAuto(ctx, health.CatRecordingStopped, obj, health.AutoInfo{
+					Title:       "Ngừng ghi hình / recording stopped: " + st.CameraID,
+					Description: st.LastError,
+				}); err != nil {
+					a.Log.Error("recording incident", "camera", st.CameraID, "err", err)
+					continue
+				}
+				open[st.CameraID] = true
+			case st.Recording && (open[st.CameraID] || first):
+				// After a restart the first pass also closes what an earlier
+				// run left open.
+				if _, err := a.Health.ResolveAuto(ctx, health.CatRecordingStopped, obj, "recording resumed"); err != nil {
+					a.Log.Error("recording incident", "camera", st.CameraID, "err", err)
+					continue
+				}
+				delete(open, st.CameraID)
+			}
+		}
+		first = false
+	}
+}
+
+func (a *App) cameraOnline(id string) bool {
+	sts, ok := a.Hub.State(id)
+	if !ok {
+		return false
+	}
+	for _, s := range sts {
+		if s.Status == media.StatusOnline {
+			return true
+		}
+	}
+	return false
 }
