@@ -159,7 +159,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options)
 			SMTPUser: cfg.Ops.SMTPUser, SMTPPassword: cfg.Ops.SMTPPassword, RetryMin: cfg.Ops.NotifyRetryMin,
 			RetryMax: cfg.Ops.NotifyRetryMax, MaxAttempts: cfg.Ops.NotifyMaxAttempts}})
 	a.Ops = ops.New(ops.Options{DB: a.DB, Audit: a.Audit, Auth: a.Auth, Health: a.Health, Log: log.With("room", "ops"),
-		AdminPasswordMaxAge: cfg.Auth.AdminPasswordMaxAge, RetentionDays: cfg.Recording.RetentionDays})
+		AdminPasswordMaxAge: cfg.Auth.AdminPasswordMaxAge, RetentionDays: cfg.Recording.RetentionDays,
+		CameraRetention: a.cameraRetention})
 	a.openEvents(log)
 	if cfg.Public.Listen != "" {
 		if a.Public, err = public.New(public.Deps{Cfg: cfg.Public, DB: a.DB, Hub: hub, HLS: a.HLS, Logger: log}); err != nil {

@@ -10,8 +10,10 @@ import (
 
 	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/media"
+	"github.com/vigil-vms/vigil/internal/ops"
 	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/record"
+	"github.com/vigil-vms/vigil/internal/store"
 )
 
 // RecordFolders are the storage folders of a configuration.
@@ -175,4 +177,52 @@ func (a *App) cameraOnline(id string) bool {
 		}
 	}
 	return false
+}
+
+// cameraRetention is the recorder's view of every local camera's retention
+// for the compliance report: its effective policy and the oldest footage it
+// holds (one grouped query over the segment index, never the file tree).
+func (a *App) cameraRetention(ctx context.Context) ([]ops.CameraRetention, error) {
+	oldest := map[string]int64{}
+	rows, err := a.DB.Q().Query(ctx, `SELECT camera_id, MIN(start_ms) FROM record_segments WHERE state = 'ok' GROUP BY camera_id`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		var ms int64
+		if err := rows.Scan(&id, &ms); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		oldest[id] = ms
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ids, err := a.DB.Q().Query(ctx, `SELECT id FROM cameras WHERE origin_site = '' ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	var cams []string
+	for ids.Next() {
+		var id string
+		if err := ids.Scan(&id); err != nil {
+			ids.Close()
+			return nil, err
+		}
+		cams = append(cams, id)
+	}
+	ids.Close()
+	out := make([]ops.CameraRetention, 0, len(cams))
+	for _, id := range cams {
+		eff, err := a.Recorder.Effective(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ops.CameraRetention{CameraID: id, Mode: eff.Mode, RetentionDays: eff.RetentionDays,
+			OldestFootage: store.Time(oldest[id])})
+	}
+	return out, nil
 }

@@ -36,6 +36,9 @@ type Options struct {
 	AdminPasswordMaxAge time.Duration
 	// RetentionDays is the site's configured retention (for the report).
 	RetentionDays int
+	// CameraRetention gives each camera's effective retention and oldest
+	// footage (the recorder's view) for the report; nil leaves it out.
+	CameraRetention func(ctx context.Context) ([]CameraRetention, error)
 	// ConnectDeadline: a camera installed or changed connects to tier 1
 	// within this (R-FED-2); 5 days.
 	ConnectDeadline time.Duration

@@ -29,14 +29,28 @@ type Report struct {
 	IncidentsInTimePct float64  `json:"incidents_within_deadline_pct" doc:"of the resolved ones; -1 when none"`
 	IncidentsOpenLate  int      `json:"incidents_open_overdue"`
 	RetentionDays      int      `json:"retention_days"`
-	RetentionCompliant bool     `json:"retention_compliant" doc:"at least 30 days (R-OPS-2)"`
-	ReviewCampaigns    int      `json:"review_campaigns_closed"`
-	AccountsConfirmed  int      `json:"accounts_confirmed"`
-	AccountsRevoked    int      `json:"accounts_revoked"`
-	MaintenanceDone    int      `json:"maintenance_records"`
-	MaintenanceSpent   int64    `json:"maintenance_spent" doc:"VND spent in the year"`
-	MaintenanceOverdue int      `json:"maintenance_plans_overdue"`
-	Cost               Estimate `json:"cost_estimate_next_year"`
+	RetentionCompliant bool     `json:"retention_compliant" doc:"the site and every camera keep at least 30 days (R-OPS-2)"`
+	// RetentionByCamera is each camera's effective recording policy and the
+	// footage it holds (from the recorder), when the site records.
+	RetentionByCamera     []CameraRetention `json:"retention_by_camera"`
+	RetentionNonCompliant int               `json:"retention_cameras_non_compliant"`
+	ReviewCampaigns       int               `json:"review_campaigns_closed"`
+	AccountsConfirmed     int               `json:"accounts_confirmed"`
+	AccountsRevoked       int               `json:"accounts_revoked"`
+	MaintenanceDone       int               `json:"maintenance_records"`
+	MaintenanceSpent      int64             `json:"maintenance_spent" doc:"VND spent in the year"`
+	MaintenanceOverdue    int               `json:"maintenance_plans_overdue"`
+	Cost                  Estimate          `json:"cost_estimate_next_year"`
+}
+
+// CameraRetention is one camera's retention as the recorder applies it.
+type CameraRetention struct {
+	CameraID      string    `json:"camera_id"`
+	Mode          string    `json:"mode" doc:"always, schedule or off"`
+	RetentionDays int       `json:"retention_days"`
+	OldestFootage time.Time `json:"oldest_footage,omitzero"`
+	FootageDays   float64   `json:"footage_days" doc:"days between the oldest footage held and now"`
+	Compliant     bool      `json:"compliant" doc:"recording is on and footage is kept at least 30 days"`
 }
 
 // Estimate is next year's cost (whole VND) from the records.
@@ -69,6 +83,25 @@ func (s *Service) BuildReport(ctx context.Context, year int, loc *time.Location)
 	now := s.now()
 	r := &Report{Year: year, From: from, To: to, GeneratedAt: now, ConnectOverdue: []string{}, RetentionDays: s.opt.RetentionDays}
 	r.RetentionCompliant = s.opt.RetentionDays >= 30
+	r.RetentionByCamera = []CameraRetention{}
+	if s.opt.CameraRetention != nil {
+		cr, err := s.opt.CameraRetention(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for i := range cr {
+			c := &cr[i]
+			c.Compliant = c.Mode != "off" && c.RetentionDays >= 30
+			if !c.OldestFootage.IsZero() {
+				c.FootageDays = math.Round(10*now.Sub(c.OldestFootage).Hours()/24) / 10
+			}
+			if !c.Compliant {
+				r.RetentionNonCompliant++
+				r.RetentionCompliant = false
+			}
+		}
+		r.RetentionByCamera = cr
+	}
 	q := s.opt.DB.Q()
 
 	rows, err := q.Query(ctx, `SELECT id, installed_at, changed_at, first_connected_at FROM cameras ORDER BY id`)
@@ -196,6 +229,7 @@ func (r *Report) Rows() [][]string {
 		{"Đang quá hạn / Open overdue", d(r.IncidentsOpenLate)},
 		{"Lưu trữ (ngày) / Retention days", d(r.RetentionDays)},
 		{"Đạt lưu trữ 30 ngày / Retention compliant", fmt.Sprint(r.RetentionCompliant)},
+		{"Camera chưa đạt lưu trữ / Cameras below retention", d(r.RetentionNonCompliant)},
 		{"Đợt rà soát tài khoản / Account reviews", d(r.ReviewCampaigns)},
 		{"Tài khoản xác nhận / Confirmed", d(r.AccountsConfirmed)},
 		{"Tài khoản thu hồi / Revoked", d(r.AccountsRevoked)},
