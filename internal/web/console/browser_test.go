@@ -354,6 +354,11 @@ func TestConsoleInChromium(t *testing.T) {
 	wait("verify result", `document.querySelector("#audit-verify-result").className === "ok"`)
 	shot("audit")
 
+	// … and reads the compliance report: figures in a table, downloads offered.
+	run("report", chromedp.Navigate(base+"/#/report"))
+	wait("report figures", `document.querySelectorAll("#report-figures tbody tr").length > 5 && document.querySelector("#report-xlsx").href.includes("format=xlsx")`)
+	shot("report")
+
 	// 8. Playback, seek and export, when the site records (issue 4's room).
 	if ev[bool](t, bctx, `!!document.querySelector("#nav-playback")`) {
 		// Playback needs footage to play: a recording only seconds old ends

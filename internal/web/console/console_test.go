@@ -162,6 +162,12 @@ func TestDictionaryComplete(t *testing.T) {
 	for _, s := range []string{"camera_offline", "no_frames", "recording_stopped", "link_down", "storage", "camera_damaged", "image_quality", "power", "network", "security", "other"} {
 		dyn = append(dyn, "inc.cat."+s)
 	}
+	for _, s := range []string{"requested", "approved", "rejected", "installed"} {
+		dyn = append(dyn, "inst.st."+s)
+	}
+	for _, s := range []string{"department", "area_manager"} {
+		dyn = append(dyn, "inst.kind."+s)
+	}
 	for _, s := range []string{"online", "offline", "connecting", "idle", "unknown"} {
 		dyn = append(dyn, "status."+s)
 	}

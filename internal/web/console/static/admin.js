@@ -1,11 +1,13 @@
 // Administration, by permission: cameras (with CSV import), organisations,
-// systems, users, committee approvals and grants, account review. A section
+// systems, users, committee approvals and grants, account review (and, from
+// ops.js, review campaigns, maintenance and installations). A section
 // the user may not use is not offered; the server refuses it anyway.
 import { h, clear, toast } from "./dom.js";
 import { t, fmtDate } from "./i18n.js";
 import { get, post, put, del, api, getAll } from "./api.js";
 import { state, can, highest, managedSystems, loadInventory } from "./state.js";
-import { formDialog, table, section } from "./forms.js";
+import { formDialog, table, section, sha256Hex } from "./forms.js";
+import { opsSections } from "./ops.js";
 import { PURPOSES, KINDS, AREAS, ORG_KINDS, ROLES, ACTIONS, opts, names, label } from "./enums.js";
 import { describe } from "./login.js";
 import { statusOf } from "./tree.js";
@@ -20,10 +22,11 @@ export function adminSections() {
   if (can("manage-users")) out.push({ id: "users", label: "admin.users", view: usersView });
   if (can("approve-grants")) out.push({ id: "grants", label: "admin.grants", view: grantsView });
   if (can("manage-users") && highest()) out.push({ id: "review", label: "admin.review", view: reviewView });
+  out.push(...opsSections());
   return out;
 }
 
-export function adminView(main, which) {
+export function adminView(main, which, sub = []) {
   const secs = adminSections();
   if (!secs.length) { main.append(h("p", { class: "error" }, t("err.forbidden"))); return null; }
   const sec = secs.find((s) => s.id === which) || secs[0];
@@ -31,7 +34,7 @@ export function adminView(main, which) {
     h("a", { href: "#/admin/" + s.id, id: "tab-" + s.id, "aria-current": s.id === sec.id ? "page" : false }, t(s.label))));
   const body = h("div", { class: "admin-body" });
   main.append(tabs, body);
-  const run = () => sec.view(body, run).catch((e) => { body.append(h("p", { class: "error", role: "alert" }, describe(e))); });
+  const run = () => sec.view(body, run, sub).catch((e) => { body.append(h("p", { class: "error", role: "alert" }, describe(e))); });
   run();
   return { el: main };
 }
@@ -232,11 +235,6 @@ async function usersView(body, rerun) {
 }
 
 // ---- approvals and grants --------------------------------------------------
-
-async function sha256Hex(file) {
-  const d = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 async function grantsView(body, rerun) {
   const [approvals, grants] = await Promise.all([get("/approvals"), get("/grants?include_revoked=true")]);

@@ -11,6 +11,7 @@ import { mapView } from "./map.js";
 import { adminView, adminSections } from "./admin.js";
 import { auditView } from "./audit.js";
 import { accountView } from "./account.js";
+import { reportView, canReport } from "./ops.js";
 import { extraViews, detectExtras } from "./extra.js";
 
 const root = document.getElementById("app");
@@ -89,6 +90,7 @@ function navItems() {
   ];
   if (adminSections().length) items.push({ id: "admin", label: t("nav.admin") });
   if (can("read-audit")) items.push({ id: "audit", label: t("nav.audit") });
+  if (canReport()) items.push({ id: "report", label: t("nav.report") });
   return items;
 }
 
@@ -132,7 +134,8 @@ function mount(r, main) {
   switch (r.view) {
     case "live": return liveView(main);
     case "map": return mapView(main);
-    case "admin": return adminView(main, r.rest[0]);
+    case "admin": return adminView(main, r.rest[0], r.rest.slice(1));
+    case "report": return canReport() ? reportView(main) : denied(main);
     case "audit": return can("read-audit") ? auditView(main) : denied(main);
     case "account": return accountView(main);
   }

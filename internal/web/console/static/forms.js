@@ -115,3 +115,10 @@ export function section(main, title, ...tools) {
   clear(main);
   main.append(h("div", { class: "toolbar" }, h("h1", { class: "view-title" }, title), ...tools));
 }
+
+// sha256Hex is the SHA-256 of a file, in hex, computed in the browser (the
+// scanned document itself is never uploaded).
+export async function sha256Hex(file) {
+  const d = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
