@@ -182,8 +182,20 @@ func TestConsoleInChromium(t *testing.T) {
 
 	run := func(what string, acts ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(bctx, acts...); err != nil {
-			t.Fatalf("%s: %v", what, err)
+		for attempt := 1; ; attempt++ {
+			err := chromedp.Do(bctx, acts...)
+			if err == nil {
+				return
+			}
+			// The tree and the wall re-render on status updates: a node
+			// found and then replaced before the click is not a failure of
+			// the page, so the step is tried again on a fresh node.
+			stale := strings.Contains(err.Error(), "Could not find node with given id") ||
+				strings.Contains(err.Error(), "detached") || strings.Contains(err.Error(), "No node with given id")
+			if !stale || attempt == 5 {
+				t.Fatalf("%s: %v", what, err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	shotDir := os.Getenv("VIGIL_SCREENSHOTS")
