@@ -37,6 +37,7 @@ type Config struct {
 	Audit     Audit     `yaml:"audit"`
 	Recording Recording `yaml:"recording"`
 	Log       Log       `yaml:"log"`
+	Web       Web       `yaml:"web"`
 	Public    Public    `yaml:"public"`
 	// Federation is the link between tiers (internal/federation).
 	Federation Federation `yaml:"federation"`
@@ -197,6 +198,14 @@ type Federation struct {
 	// e.g. rtsp://vigil.example.gov.vn:8554; lower sites push federated
 	// cameras there on demand. Default: from rtsp.listen.
 	RelayURL string `yaml:"relay_url"`
+}
+
+// Web is the operator console's settings.
+type Web struct {
+	// MapTileURL is an XYZ tile template for the console's map, e.g.
+	// https://tiles.example.vn/{z}/{x}/{y}.png (no CDN by default: empty
+	// shows camera positions on a plain background).
+	MapTileURL string `yaml:"map_tile_url"`
 }
 
 // Log settings.
@@ -505,6 +514,13 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		add("log.level", "must be debug, info, warn or error (got %q)", c.Log.Level)
+	}
+	if t := c.Web.MapTileURL; t != "" {
+		u, err := url.Parse(strings.NewReplacer("{", "", "}", "").Replace(t))
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+			!strings.Contains(t, "{z}") || !strings.Contains(t, "{x}") || !strings.Contains(t, "{y}") {
+			add("web.map_tile_url", "must be an http(s) URL template with {z}, {x} and {y} (got %q)", t)
+		}
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		add("log.format", "must be text or json (got %q)", c.Log.Format)

@@ -44,6 +44,8 @@ func TestInvalidNamesFieldAndRule(t *testing.T) {
 		{"", "VIGIL_SITE_TIER=abc", "site.tier", "whole number"},
 		{"", "VIGIL_AUTH_LOCKOUT_WINDOW=soon", "auth.lockout_window", "duration"},
 		{"site:\n  timezone: Mars/Olympus\n", "", "site.timezone", "IANA"},
+		{"web:\n  map_tile_url: \"ftp://tiles/{z}/{x}/{y}.png\"\n", "", "web.map_tile_url", "{z}, {x} and {y}"},
+		{"web:\n  map_tile_url: \"https://tiles.example/{z}/{x}.png\"\n", "", "web.map_tile_url", "{z}, {x} and {y}"},
 	}
 	for _, tc := range cases {
 		path := filepath.Join(t.TempDir(), "c.yaml")

@@ -56,7 +56,8 @@ type Settings struct {
 // SettingsOf derives the page settings from a site configuration.
 func SettingsOf(cfg config.Config) Settings {
 	s := Settings{SiteID: cfg.Site.ID, SiteName: cfg.Site.Name, Tier: cfg.Site.Tier, Province: cfg.Site.Province,
-		Timezone: cfg.Site.Timezone, Language: cfg.Site.Language, IdleSeconds: int(cfg.Auth.SessionIdle / time.Second)}
+		Timezone: cfg.Site.Timezone, Language: cfg.Site.Language, IdleSeconds: int(cfg.Auth.SessionIdle / time.Second),
+		MapTileURL: cfg.Web.MapTileURL}
 	if s.Timezone == "" {
 		s.Timezone = "Asia/Ho_Chi_Minh"
 	}

@@ -215,3 +215,14 @@ func TestContentSecurityPolicyTiles(t *testing.T) {
 		t.Fatal(csp)
 	}
 }
+
+func TestSettingsCarryTheMapTiles(t *testing.T) {
+	cfg := config.Default()
+	cfg.Web.MapTileURL = "https://tiles.example.vn/{z}/{x}/{y}.png"
+	if s := SettingsOf(cfg); s.MapTileURL != cfg.Web.MapTileURL {
+		t.Fatalf("map tiles not passed to the page: %+v", s)
+	}
+	if s := SettingsOf(config.Default()); s.MapTileURL != "" {
+		t.Fatalf("no tiles configured, but the page gets %q", s.MapTileURL)
+	}
+}
