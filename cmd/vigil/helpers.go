@@ -7,7 +7,9 @@ import (
 
 	"github.com/vigil-vms/vigil/internal/app"
 	"github.com/vigil-vms/vigil/internal/auth"
+	"github.com/vigil-vms/vigil/internal/config"
 	"github.com/vigil-vms/vigil/internal/registry"
+	"github.com/vigil-vms/vigil/internal/secrets"
 )
 
 type auditPub = ed25519.PublicKey
@@ -30,3 +32,17 @@ func ensureHighestOrg(ctx context.Context, a *app.App) error {
 
 // oneTimePassword is printed once and must be changed at first login.
 func oneTimePassword() string { return auth.GeneratePassword(16) }
+
+// siteKey opens the site's Ed25519 signing key from the shell (audit verify,
+// record check): the sealed key file is opened with the site secret.
+func siteKey(c config.Config) (ed25519.PrivateKey, string, error) {
+	key, _, err := secrets.LoadKey(c.Secrets.Key, c.Secrets.KeyFile, c.DataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	sealer, err := secrets.NewSealer(key)
+	if err != nil {
+		return nil, "", err
+	}
+	return secrets.SiteKey(sealer, c.DataDir)
+}

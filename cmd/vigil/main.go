@@ -24,7 +24,6 @@ import (
 	"github.com/vigil-vms/vigil/internal/config"
 	"github.com/vigil-vms/vigil/internal/demo"
 	"github.com/vigil-vms/vigil/internal/httpapi"
-	"github.com/vigil-vms/vigil/internal/secrets"
 	"github.com/vigil-vms/vigil/internal/sim"
 	"github.com/vigil-vms/vigil/internal/store"
 )
@@ -263,15 +262,7 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			key, _, err := secrets.LoadKey(c.Secrets.Key, c.Secrets.KeyFile, c.DataDir)
-			if err != nil {
-				return err
-			}
-			sealer, err := secrets.NewSealer(key)
-			if err != nil {
-				return err
-			}
-			priv, _, err := secrets.SiteKey(sealer, c.DataDir)
+			priv, _, err := siteKey(c)
 			if err != nil {
 				return err
 			}

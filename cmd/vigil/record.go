@@ -13,7 +13,6 @@ import (
 	"github.com/vigil-vms/vigil/internal/config"
 	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/record"
-	"github.com/vigil-vms/vigil/internal/secrets"
 )
 
 // recordCmd: `vigil record check [--repair]` compares the segment index with
@@ -30,15 +29,7 @@ func recordCmd(load func() (config.Config, error)) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			key, _, err := secrets.LoadKey(c.Secrets.Key, c.Secrets.KeyFile, c.DataDir)
-			if err != nil {
-				return err
-			}
-			sealer, err := secrets.NewSealer(key)
-			if err != nil {
-				return err
-			}
-			priv, kid, err := secrets.SiteKey(sealer, c.DataDir)
+			priv, kid, err := siteKey(c)
 			if err != nil {
 				return err
 			}
