@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/vigil-vms/vigil/internal/app"
 	"github.com/vigil-vms/vigil/internal/auth"
@@ -36,6 +39,11 @@ func oneTimePassword() string { return auth.GeneratePassword(16) }
 // siteKey opens the site's Ed25519 signing key from the shell (audit verify,
 // record check): the sealed key file is opened with the site secret.
 func siteKey(c config.Config) (ed25519.PrivateKey, string, error) {
+	// Checking a site that is not there must not quietly create an empty
+	// one (a new key, an empty log) and call it intact.
+	if _, err := os.Stat(filepath.Join(c.DataDir, "site-signing.key")); err != nil {
+		return nil, "", fmt.Errorf("config: data_dir: no site in %s (no site-signing.key): %w", c.DataDir, err)
+	}
 	key, _, err := secrets.LoadKey(c.Secrets.Key, c.Secrets.KeyFile, c.DataDir)
 	if err != nil {
 		return nil, "", err
