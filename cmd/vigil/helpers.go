@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-vms/vigil/internal/config"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/secrets"
+	"github.com/vigil-vms/vigil/internal/store"
 )
 
 type auditPub = ed25519.PublicKey
@@ -53,4 +54,29 @@ func siteKey(c config.Config) (ed25519.PrivateKey, string, error) {
 		return nil, "", err
 	}
 	return secrets.SiteKey(sealer, c.DataDir)
+}
+
+// offlineSite is a site opened from the shell while its server may be
+// stopped: configuration, signing key and database, no listeners.
+type offlineSite struct {
+	cfg   config.Config
+	key   ed25519.PrivateKey
+	keyID string
+	db    *store.DB
+}
+
+func openOffline(ctx context.Context, load func() (config.Config, error)) (*offlineSite, error) {
+	c, err := load()
+	if err != nil {
+		return nil, err
+	}
+	key, kid, err := siteKey(c)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openStore(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &offlineSite{cfg: c, key: key, keyID: kid, db: db}, nil
 }

@@ -257,21 +257,13 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 		Use:   "verify",
 		Short: "Verify the hash chain and signed checkpoints; exits 1 and names the first bad entry",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := load()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			priv, _, err := siteKey(c)
+			site, err := openOffline(ctx, load)
 			if err != nil {
 				return err
 			}
-			db, err := openStore(ctx, c)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			rep, err := audit.Verify(ctx, db, priv.Public().(auditPub))
+			defer site.db.Close()
+			rep, err := audit.Verify(ctx, site.db, site.key.Public().(auditPub))
 			if err != nil {
 				return err
 			}

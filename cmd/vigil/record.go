@@ -24,21 +24,14 @@ func recordCmd(load func() (config.Config, error)) *cobra.Command {
 		Use:   "check",
 		Short: "Report segments left open by a crash, files missing from the index, rows whose file is gone; --repair fixes them (server stopped)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := load()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			priv, kid, err := siteKey(c)
+			site, err := openOffline(ctx, load)
 			if err != nil {
 				return err
 			}
-			db, err := openStore(ctx, c)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			lg := audit.New(audit.Options{Key: priv, KeyID: kid, DB: db})
+			defer site.db.Close()
+			c, db := site.cfg, site.db
+			lg := audit.New(audit.Options{Key: site.key, KeyID: site.keyID, DB: db})
 			rec, err := record.New(record.Options{Folders: app.RecordFolders(c.DataDir, c.Recording.Folders), Node: c.Site.ID}, db, lg, nil, nil, nil)
 			if err != nil {
 				return err
