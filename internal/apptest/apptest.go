@@ -145,6 +145,7 @@ type Client struct {
 	csrf  string
 	token string
 	Lang  string
+	extra http.Header
 }
 
 // Anonymous is a client with no identity.
@@ -174,6 +175,18 @@ func (s *Site) WithToken(tok string) *Client {
 	c := s.Anonymous()
 	c.token = tok
 	return c
+}
+
+// WithHeader is a copy of the client that also sends header k: v (a Range
+// request, say).
+func (c *Client) WithHeader(k, v string) *Client {
+	cp := *c
+	cp.extra = c.extra.Clone()
+	if cp.extra == nil {
+		cp.extra = http.Header{}
+	}
+	cp.extra.Set(k, v)
+	return &cp
 }
 
 // NoCSRF drops the CSRF token (to test its enforcement).
@@ -224,6 +237,9 @@ func (c *Client) Raw(method, path, contentType string, body any) (int, []byte, h
 	}
 	if c.Lang != "" {
 		req.Header.Set("Accept-Language", c.Lang)
+	}
+	for k, v := range c.extra {
+		req.Header[k] = v
 	}
 	res, err := c.http.Do(req)
 	if err != nil {

@@ -136,7 +136,7 @@ func TestFederation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t1.User("admin", "so-khcn", "admin")
+	adminUser := t1.User("admin", "so-khcn", "admin")
 	admin := t1.Login("admin")
 
 	// Enrollment: one-time tokens; a second use is refused.
@@ -222,6 +222,29 @@ func TestFederation(t *testing.T) {
 	}
 	if n, err := t1.App.Federation.InStreamMessagesForTest(ctx, "site-a"); err != nil || n < held {
 		t.Fatalf("site A changed tier 1's stream: %d messages (was %d), %v", n, held, err)
+	}
+	// What a lower site may publish into its account at tier 1 is an
+	// allow-list of answers: a reply subject gets through (the control),
+	// any other subject tier 1 might listen on does not.
+	inbox, err := t1.App.Federation.ListenSiteForTest("site-a", "_INBOX.probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := t1.App.Federation.ListenSiteForTest("site-a", "vigil.probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a reply from site A reaches tier 1", func() bool {
+		if err := a.App.Federation.PublishUpstreamForTest("vigil.probe", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.App.Federation.PublishUpstreamForTest("_INBOX.probe", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		return inbox() > 0
+	})
+	if other() != 0 {
+		t.Fatalf("site A published %d messages on a subject outside its allow-list", other())
 	}
 
 	// Cut the link. Tier 1 sees it down and opens an alert; meanwhile the
@@ -359,6 +382,8 @@ func TestFederation(t *testing.T) {
 	// asks site B, which pushes the camera to tier 1's push-in, and tier 1
 	// re-streams it like a local camera.
 	vodAcrossTiers(t, t1, b, admin)
+	// Playback and export of site B's recording from tier 1.
+	footageAcrossTiers(t, t1, b, admin, adminUser.ID)
 
 	// Revoking site B cuts it off.
 	if st := admin.Do("DELETE", "/api/v1/federation/sites/site-b", nil, nil); st != 204 {

@@ -2,7 +2,9 @@ package federation
 
 import (
 	"context"
+	"sync"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -55,4 +57,30 @@ func (s *Service) InStreamMessagesForTest(ctx context.Context, site string) (uin
 		return 0, err
 	}
 	return info.State.Msgs, nil
+}
+
+// PublishUpstreamForTest publishes from this lower site's NATS (as a
+// compromised lower site could).
+func (s *Service) PublishUpstreamForTest(subject string, data []byte) error {
+	if err := s.shipper.nc.Publish(subject, data); err != nil {
+		return err
+	}
+	return s.shipper.nc.Flush()
+}
+
+// ListenSiteForTest subscribes tier 1 to subject in a lower site's account
+// and returns how many messages arrived so far.
+func (s *Service) ListenSiteForTest(site, subject string) (func() int, error) {
+	s.mu.Lock()
+	a := s.appliers[site]
+	s.mu.Unlock()
+	var mu sync.Mutex
+	n := 0
+	if _, err := a.nc.Subscribe(subject, func(*nats.Msg) { mu.Lock(); n++; mu.Unlock() }); err != nil {
+		return nil, err
+	}
+	if err := a.nc.Flush(); err != nil {
+		return nil, err
+	}
+	return func() int { mu.Lock(); defer mu.Unlock(); return n }, nil
 }

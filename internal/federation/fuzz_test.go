@@ -74,8 +74,69 @@ func FuzzDecodeAskRequest(f *testing.F) {
 	f.Add([]byte(`{"v":1,"op":"push"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeAskRequest(data)
-		if err == nil && (r.V != envelopeVersion || r.Op != "status") {
+		if err != nil {
+			return
+		}
+		if r.V != envelopeVersion || (r.Op != "status" && r.Op != "relay" && r.Op != "relay_stop") {
 			t.Fatalf("accepted %+v", r)
+		}
+		if r.Op != "status" && !relayCameraID(r.Camera) {
+			t.Fatalf("accepted camera %q", r.Camera)
+		}
+		if r.Op == "relay" && (r.Password == "" || r.User == "") {
+			t.Fatalf("accepted a relay without its secret: %+v", r)
+		}
+	})
+}
+
+// FuzzDecodeFootageRequest: a footage request from tier 1 is a known
+// operation with what it needs (a camera and a forward range, a bounded
+// read, the tier-1 user whose name goes into this site's audit log), or
+// refused.
+func FuzzDecodeFootageRequest(f *testing.F) {
+	by := `"by":{"site":"tinh","user_id":"u-1","username":"nva","org":"ca-tinh"}`
+	f.Add([]byte(`{"v":1,"op":"timeline","camera":"cam-1","from":1,"to":2}`))
+	f.Add([]byte(`{"v":1,"op":"clip_open","camera":"cam-1","from":1700000000000,"to":1700000060000,` + by + `}`))
+	f.Add([]byte(`{"v":1,"op":"clip_read","id":"cl-0123456789abcdef01234567","off":0,"n":524288}`))
+	f.Add([]byte(`{"v":1,"op":"clip_close","id":"cl-0123456789abcdef01234567"}`))
+	f.Add([]byte(`{"v":1,"op":"export","camera":"cam-1","from":1,"to":2,"purpose":"p","requester":{"name":"a","organisation":"b","document":"c"},` + by + `}`))
+	f.Add([]byte(`{"v":1,"op":"export_read","id":"ex-0123456789abcdef01234567","off":5,"n":1,` + by + `}`))
+	f.Add([]byte(`{"v":1,"op":"export_release","id":"ex-0123456789abcdef01234567",` + by + `}`))
+	f.Add([]byte(`{"v":1,"op":"clip_read","id":"cl-0123456789abcdef01234567","off":-1,"n":9999999}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := DecodeFootageRequest(data)
+		if err != nil {
+			return
+		}
+		if r.V != envelopeVersion {
+			t.Fatalf("accepted version %d", r.V)
+		}
+		needsBy := false
+		switch r.Op {
+		case OpTimeline, OpClipOpen, OpExport:
+			if !relayCameraID(r.Camera) || r.From <= 0 || r.To <= r.From {
+				t.Fatalf("accepted range %+v", r)
+			}
+			needsBy = r.Op != OpTimeline
+			if r.Op == OpExport && (r.Requester == nil || r.Purpose == "") {
+				t.Fatalf("accepted an export without purpose or requester: %+v", r)
+			}
+		case OpClipRead, OpExportRead:
+			if r.Off < 0 || r.N <= 0 || r.N > footageChunk {
+				t.Fatalf("accepted read %+v", r)
+			}
+			needsBy = r.Op == OpExportRead
+		case OpClipClose:
+			if !validClipID(r.ID) {
+				t.Fatalf("accepted clip %q", r.ID)
+			}
+		case OpExportFree:
+			needsBy = true
+		default:
+			t.Fatalf("accepted op %q", r.Op)
+		}
+		if needsBy && (r.By == nil || !idRe.MatchString(r.By.Site) || r.By.UserID == "" || strings.Contains(r.By.UserID, "/")) {
+			t.Fatalf("accepted %s without a proper tier-1 user: %+v", r.Op, r.By)
 		}
 	})
 }

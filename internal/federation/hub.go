@@ -125,7 +125,9 @@ func (s *Service) Redeem(ctx context.Context, token, siteID, remote string) (Cre
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrTokenUsed
 		}
-		res, err = tx.Exec(ctx, `UPDATE federation_sites SET systems = ?, secret_hash = ?, revoked_at = 0,
+		// Enrolling again also forgets the site's pinned evidence key (a
+		// rebuilt site has a new one).
+		res, err = tx.Exec(ctx, `UPDATE federation_sites SET systems = ?, secret_hash = ?, revoked_at = 0, evidence_key_id = '',
 			link_state = CASE WHEN link_state = 'revoked' THEN 'never' ELSE link_state END, state_since = ? WHERE site_id = ?`,
 			systems, hashSecret(secret), now, siteID)
 		if err != nil {
@@ -208,6 +210,7 @@ func (s *Service) startHub() error {
 		}
 	}
 	s.go_(s.monitorLinks)
+	s.go_(s.expireRemoteClips)
 	return nil
 }
 

@@ -57,7 +57,12 @@ func (s *Service) startShipper() error {
 		nc.Close()
 		return err
 	}
+	if _, err := nc.Subscribe(footageSubject+"."+s.d.Cfg.Site.ID, sh.answerFootage); err != nil {
+		nc.Close()
+		return err
+	}
 	s.go_(sh.run)
+	s.go_(s.expireClips)
 	return nil
 }
 

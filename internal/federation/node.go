@@ -164,17 +164,27 @@ func (n *node) Check(c server.ClientAuthentication) bool {
 		if err != nil {
 			return false
 		}
-		// A site may not drive tier 1's JetStream API in its account (it
-		// could delete or purge what tier 1 sourced from it). $JS.API.> does
-		// not cross a leaf between different JetStream domains; tier 1's
-		// own domain prefix would, so it is denied to the leaf. (Denying
-		// more, e.g. all of $JS.>, breaks the sourcing protocol.)
-		deny := []string{"$JS." + n.siteID + ".API.>", "vigil.in.>"}
-		c.RegisterUser(&server.User{Username: o.Username, Account: a,
-			Permissions: &server.Permissions{Publish: &server.SubjectPermission{Deny: deny}}})
+		c.RegisterUser(&server.User{Username: o.Username, Account: a, Permissions: leafPermissions(n.siteID)})
 		return true
 	}
 	return false
+}
+
+// leafPermissions is what a lower site's leaf connection may publish into
+// its account at tier 1: allowed, only answers. Everything a lower site
+// says reaches tier 1 as a reply to something tier 1 asked: replies to its
+// requests (_INBOX.>: the ask, relay and footage answers), the JetStream
+// API replies of the stream source tier 1 runs against the site's domain
+// ($JSC.R.>), and that source's deliveries and heartbeats ($JS.S.>). So a
+// site cannot publish on a subject tier 1 listens to of its own accord, nor
+// drive tier 1's JetStream API in its account (it could delete or purge
+// what tier 1 sourced from it): $JS.API.> does not cross a leaf between
+// JetStream domains, and tier 1's own domain prefix is denied as well.
+func leafPermissions(tier1 string) *server.Permissions {
+	return &server.Permissions{Publish: &server.SubjectPermission{
+		Allow: []string{"_INBOX.>", "$JSC.R.>", "$JS.S.>"},
+		Deny:  []string{"$JS." + tier1 + ".API.>", "$JS.API.>"},
+	}}
 }
 
 // addSite registers (or refreshes) an enrolled site: its account with

@@ -32,6 +32,7 @@ import (
 
 	"github.com/vigil-vms/vigil/internal/audit"
 	"github.com/vigil-vms/vigil/internal/config"
+	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/store"
 )
@@ -59,6 +60,10 @@ type Deps struct {
 	// this site does not relay video.
 	RelayStart func(cameraID, pushURL string) error
 	RelayStop  func(cameraID string)
+	// Playback is this site's recordings and evidence store: a lower site
+	// serves tier 1's footage requests from it, tier 1 imports exports of
+	// lower sites' cameras into it. Nil: no footage across tiers.
+	Playback *playback.Service
 }
 
 // Actor is who acts through the API.
@@ -80,11 +85,15 @@ type Service struct {
 	mu       sync.Mutex
 	appliers map[string]*applier
 	relays   relayGrants
+	remote   remoteClips
 
 	// lower site
 	creds    *Credentials
 	shipper  *shipper
 	shipKick chan struct{}
+	// footage served to tier 1 (footage.go)
+	clips      clipTable
+	footageSem chan struct{}
 }
 
 // Errors.
@@ -102,7 +111,8 @@ func New(d Deps) *Service {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	return &Service{d: d, log: d.Log, appliers: map[string]*applier{}, shipKick: make(chan struct{}, 1)}
+	return &Service{d: d, log: d.Log, appliers: map[string]*applier{}, shipKick: make(chan struct{}, 1),
+		footageSem: make(chan struct{}, footageConc)}
 }
 
 // Enabled reports whether this site runs the federation link.

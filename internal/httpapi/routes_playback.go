@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/vigil-vms/vigil/internal/access"
 	"github.com/vigil-vms/vigil/internal/audit"
 	"github.com/vigil-vms/vigil/internal/auth"
+	"github.com/vigil-vms/vigil/internal/federation"
 	"github.com/vigil-vms/vigil/internal/i18n"
 	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/record"
@@ -124,14 +126,26 @@ func (s *Server) playbackErr(ctx context.Context, err error) error {
 		return ErrMsg(http.StatusUnprocessableEntity, "invalid_input", fe.Field, i18n.Text(lang, "invalid_input")+": "+fe.Message)
 	case errors.As(err, &ve):
 		return ErrMsg(http.StatusUnprocessableEntity, "invalid_input", ve.Field, i18n.Text(lang, "invalid_input")+": "+ve.Message)
+	case errors.Is(err, federation.ErrUnreachable):
+		return ErrMsg(http.StatusBadGateway, "site_unreachable", "", bi(lang, "Hệ thống cấp dưới giữ camera này không trả lời qua đường kết nối", "The lower site that holds this camera did not answer over its link"))
+	case errors.Is(err, federation.ErrNotShared):
+		return ErrMsg(http.StatusForbidden, "not_shared", "", bi(lang, "Hệ thống cấp dưới không chia sẻ dữ liệu của camera này", "The lower site does not share this camera's footage"))
+	case errors.Is(err, federation.ErrRemote), errors.Is(err, playback.ErrBadImport):
+		s.Log.Warn("footage across tiers failed", "err", err)
+		return ErrMsg(http.StatusBadGateway, "site_failed", "", bi(lang, "Hệ thống cấp dưới không cung cấp được dữ liệu ghi hình", "The lower site could not provide the footage"))
 	}
 	return s.internal(ctx, "playback", err)
 }
 
-func (s *Server) auditPlay(ctx context.Context, c *caller, cameraID, proto string, from, to time.Time) {
+// auditPlay writes a playback start; origin names the lower site that
+// served a federated camera's footage (it audits the playback too).
+func (s *Server) auditPlay(ctx context.Context, c *caller, cameraID, proto, origin string, from, to time.Time) {
+	d := map[string]any{"protocol": proto, "from": from.Format(time.RFC3339Nano), "to": to.Format(time.RFC3339Nano)}
+	if origin != "" {
+		d["origin_site"] = origin
+	}
 	_, err := s.Audit.Append(ctx, s.DB.Q(), audit.Entry{ActorID: c.p.UserID, Actor: c.p.Username, Org: c.p.OrgID,
-		Action: "playback.start", Object: "camera/" + cameraID, Outcome: audit.OK, Remote: c.remote,
-		Details: map[string]any{"protocol": proto, "from": from.Format(time.RFC3339Nano), "to": to.Format(time.RFC3339Nano)}})
+		Action: "playback.start", Object: "camera/" + cameraID, Outcome: audit.OK, Remote: c.remote, Details: d})
 	if err != nil {
 		s.Log.Error("audit append failed", "err", err)
 	}
@@ -205,7 +219,16 @@ func (s *Server) routesPlayback() {
 				if _, err := s.camera(ctx, c, access.Playback, id); err != nil {
 					return nil, err
 				}
-				tl, err := playback.TimelineOf(ctx, s.DB.Q(), id, from, to)
+				var tl playback.RecordingTimeline
+				origin, err := s.originOf(ctx, id)
+				if err == nil && origin != "" {
+					tl, err = s.Federation.RemoteTimeline(ctx, id, from, to)
+					if err != nil {
+						return nil, s.playbackErr(ctx, err)
+					}
+				} else if err == nil {
+					tl, err = playback.TimelineOf(ctx, s.DB.Q(), id, from, to)
+				}
 				if err != nil {
 					return nil, s.internal(ctx, "timeline", err)
 				}
@@ -232,30 +255,26 @@ func (s *Server) routesPlayback() {
 			if _, err := s.camera(ctx, c, access.Playback, in.ID); err != nil {
 				return nil, err
 			}
+			origin, err := s.originOf(ctx, in.ID)
+			if err != nil {
+				return nil, s.internal(ctx, "origin", err)
+			}
+			if origin != "" {
+				// A lower site's recording, read from it over the link as
+				// the player's Range requests ask (tier 1 keeps no copy);
+				// the lower site audits the playback too.
+				clip, err := s.Federation.OpenRemoteClip(ctx, in.ID, from, to, s.viewerAt(c))
+				if err != nil {
+					return nil, s.playbackErr(ctx, err)
+				}
+				return s.serveMP4(ctx, c, in.ID, origin, from, to, in.Download, clip.Start, clip.End, clip.Gaps,
+					io.NewSectionReader(clip, 0, clip.Size()), clip.Release), nil
+			}
 			plan, err := s.Playback.Plan(ctx, in.ID, from, to)
 			if err != nil {
 				return nil, s.playbackErr(ctx, err)
 			}
-			return &huma.StreamResponse{Body: func(hctx huma.Context) {
-				defer plan.Close()
-				r, w := humago.Unwrap(hctx)
-				if rg := r.Header.Get("Range"); rg == "" || strings.HasPrefix(rg, "bytes=0-") {
-					s.auditPlay(ctx, c, in.ID, "mp4", from, to)
-				}
-				h := w.Header()
-				h.Set("Content-Type", "video/mp4")
-				h.Set("X-Vigil-Start", plan.Start.Format(time.RFC3339Nano))
-				h.Set("X-Vigil-End", plan.End.Format(time.RFC3339Nano))
-				if len(plan.Gaps) > 0 {
-					if b, err := json.Marshal(plan.Gaps); err == nil {
-						h.Set("X-Vigil-Gaps", string(b))
-					}
-				}
-				if in.Download {
-					h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", in.ID+"-"+plan.Start.Format("20060102T150405Z")+".mp4"))
-				}
-				http.ServeContent(w, r, "", plan.Start, plan)
-			}}, nil
+			return s.serveMP4(ctx, c, in.ID, "", from, to, in.Download, plan.Start, plan.End, plan.Gaps, plan, func() { plan.Close() }), nil
 		})
 
 	huma.Register(s.api, op(http.MethodGet, "/api/v1/cameras/{id}/playback.m3u8", "playback-hls",
@@ -275,6 +294,15 @@ func (s *Server) routesPlayback() {
 			if _, err := s.camera(ctx, c, access.Playback, in.ID); err != nil {
 				return nil, err
 			}
+			if origin, err := s.originOf(ctx, in.ID); err != nil {
+				return nil, s.internal(ctx, "origin", err)
+			} else if origin != "" {
+				// HLS VOD serves recorded segment files from this site's
+				// disk; a lower site's footage comes as MP4 ranges.
+				return nil, ErrMsg(http.StatusUnprocessableEntity, "use_mp4", "", bi(c.lang,
+					"Camera của hệ thống cấp dưới: hãy xem lại bằng MP4 (playback.mp4, tối đa "+s.Playback.Options().MaxPlayback.String()+" mỗi đoạn)",
+					"A lower site's camera: play it back as MP4 (playback.mp4, up to "+s.Playback.Options().MaxPlayback.String()+" a range)"))
+			}
 			segURL := func(id string) string {
 				u := "/api/v1/recordings/segments/" + id + "/media.mp4"
 				if in.Token != "" {
@@ -286,7 +314,7 @@ func (s *Server) routesPlayback() {
 			if err != nil {
 				return nil, s.playbackErr(ctx, err)
 			}
-			s.auditPlay(ctx, c, in.ID, "hls", from, to)
+			s.auditPlay(ctx, c, in.ID, "hls", "", from, to)
 			return &huma.StreamResponse{Body: func(hctx huma.Context) {
 				hctx.SetHeader("Content-Type", "application/vnd.apple.mpegurl")
 				_, _ = hctx.BodyWriter().Write([]byte(pl))
@@ -446,6 +474,16 @@ func (s *Server) routesPlayback() {
 			if err != nil {
 				return nil, err
 			}
+			if origin, err := s.originOf(ctx, in.ID); err != nil {
+				return nil, s.internal(ctx, "origin", err)
+			} else if origin != "" {
+				ex, err := s.Federation.RemoteExport(ctx, federation.RemoteExportRequest{Camera: in.ID, From: from, To: to,
+					Purpose: in.Body.Purpose, Requester: in.Body.Requester, By: s.viewerAt(c)})
+				if err != nil {
+					return nil, s.playbackErr(ctx, err)
+				}
+				return &struct{ Body playback.EvidenceExport }{ex}, nil
+			}
 			name := ""
 			if cam, err := s.Registry.GetCamera(ctx, in.ID); err == nil {
 				name = cam.Name
@@ -572,6 +610,23 @@ func (s *Server) routesPlayback() {
 			if !c.subj.Highest && c.p.OrgID != ex.Performer.Org {
 				return nil, s.deny(ctx, c, access.Export, "export/"+ex.ID, access.Decision{Reason: access.ReasonOtherOrg})
 			}
+			if ex.OriginSite != "" {
+				// The lock is the lower site's: it releases and audits it
+				// there, on this user's behalf; this site audits the request.
+				if !ex.Locked {
+					return nil, nil
+				}
+				if s.Federation == nil {
+					return nil, s.playbackErr(ctx, federation.ErrUnreachable)
+				}
+				if err := s.Federation.ReleaseRemoteExport(ctx, ex, s.viewerAt(c)); err != nil {
+					return nil, s.playbackErr(ctx, err)
+				}
+				if err := s.Playback.MarkOriginReleased(ctx, ex, c.person(), c.remote); err != nil {
+					return nil, s.internal(ctx, "release", err)
+				}
+				return nil, nil
+			}
 			if err := s.Playback.Release(ctx, ex, c.person(), c.remote); err != nil {
 				return nil, s.playbackErr(ctx, err)
 			}
@@ -674,4 +729,49 @@ func hexID(id string) (string, error) {
 		}
 	}
 	return id, nil
+}
+
+// originOf is the lower site of a federated camera at tier 1 ("" for a
+// camera recorded here, and on any site that is not a federation hub).
+func (s *Server) originOf(ctx context.Context, cameraID string) (string, error) {
+	if s.Federation == nil || !s.Federation.IsHub() {
+		return "", nil
+	}
+	return s.Registry.OriginSite(ctx, cameraID)
+}
+
+// viewerAt names the caller to a lower site, which writes them into its
+// own audit log.
+func (s *Server) viewerAt(c *caller) federation.Viewer {
+	return federation.Viewer{Site: s.Cfg.Site.ID, UserID: c.p.UserID, Username: c.p.Username, Org: c.p.OrgID, Remote: c.remote}
+}
+
+// serveMP4 answers a playback MP4 (with Range requests) and audits its
+// start: the first request of a player, not each Range that follows.
+// origin names the lower site a federated camera's footage came from.
+func (s *Server) serveMP4(ctx context.Context, c *caller, cameraID, origin string, from, to time.Time, download bool,
+	start, end time.Time, gaps []playback.RecordedSpan, body io.ReadSeeker, done func()) *huma.StreamResponse {
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		defer done()
+		r, w := humago.Unwrap(hctx)
+		if rg := r.Header.Get("Range"); rg == "" || strings.HasPrefix(rg, "bytes=0-") {
+			s.auditPlay(ctx, c, cameraID, "mp4", origin, from, to)
+		}
+		h := w.Header()
+		h.Set("Content-Type", "video/mp4")
+		h.Set("X-Vigil-Start", start.Format(time.RFC3339Nano))
+		h.Set("X-Vigil-End", end.Format(time.RFC3339Nano))
+		if origin != "" {
+			h.Set("X-Vigil-Origin-Site", origin)
+		}
+		if len(gaps) > 0 {
+			if b, err := json.Marshal(gaps); err == nil {
+				h.Set("X-Vigil-Gaps", string(b))
+			}
+		}
+		if download {
+			h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", cameraID+"-"+start.Format("20060102T150405Z")+".mp4"))
+		}
+		http.ServeContent(w, r, "", start, body)
+	}}
 }

@@ -111,7 +111,10 @@ type EvidenceExport struct {
 	LockID    string            `json:"lock_id"`
 	Locked    bool              `json:"locked" doc:"the range is protected from retention"`
 	Manifest  json.RawMessage   `json:"manifest,omitempty"`
-	file      string
+	// OriginSite is the lower site that extracted a federated camera's
+	// footage for this site and keeps the evidence lock ("" = made here).
+	OriginSite string `json:"origin_site,omitempty"`
+	file       string
 }
 
 // FieldError is a request problem naming its field.
@@ -267,18 +270,25 @@ func ValidExportID(id string) bool {
 }
 
 const exportCols = `e.id, e.camera_id, e.from_ms, e.to_ms, e.purpose, e.requester_name, e.requester_org, e.requester_doc,
-	e.performer_id, e.performer, e.performer_org, e.created_at, e.bytes, e.sha256, e.file, e.manifest, e.lock_id, l.released_at`
+	e.performer_id, e.performer, e.performer_org, e.created_at, e.bytes, e.sha256, e.file, e.manifest, e.lock_id, l.released_at,
+	e.origin_site, e.origin_released_at`
 
 func scanExport(sc interface{ Scan(...any) error }) (EvidenceExport, error) {
 	var ex EvidenceExport
 	var from, to, at int64
 	var man string
 	var rel sql.NullInt64
+	var originReleased int64
 	err := sc.Scan(&ex.ID, &ex.CameraID, &from, &to, &ex.Purpose, &ex.Requester.Name, &ex.Requester.Organisation, &ex.Requester.Document,
-		&ex.Performer.ID, &ex.Performer.Name, &ex.Performer.Org, &at, &ex.Bytes, &ex.SHA256, &ex.file, &man, &ex.LockID, &rel)
+		&ex.Performer.ID, &ex.Performer.Name, &ex.Performer.Org, &at, &ex.Bytes, &ex.SHA256, &ex.file, &man, &ex.LockID, &rel,
+		&ex.OriginSite, &originReleased)
 	ex.From, ex.To, ex.CreatedAt = store.Time(from), store.Time(to), store.Time(at)
 	ex.Manifest = json.RawMessage(man)
 	ex.Locked = rel.Valid && rel.Int64 == 0
+	if ex.OriginSite != "" {
+		// The lock is the origin site's; this row mirrors what tier 1 asked.
+		ex.Locked = originReleased == 0
+	}
 	return ex, err
 }
 
