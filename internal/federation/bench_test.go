@@ -364,9 +364,9 @@ func BenchmarkFederation(b *testing.B) {
 	before := a.stats(b)
 	headBefore := auditHead(b, a.DB)
 	fedUpdatesBefore := count(b, t1.App.DB, `SELECT COUNT(*) FROM audit_log WHERE action = 'camera.federated_update'`)
-	// Twelve slices of five minutes, so the kinds of change interleave in
-	// the outbox as they would.
-	const slices = 12
+	// Slices of five minutes, so the kinds of change interleave in the
+	// outbox as they would.
+	slices := 12 * int(math.Ceil(hours))
 	incident := 0
 	for s := range slices {
 		part := func(n int) (int, int) { return n * s / slices, n * (s + 1) / slices }
@@ -395,7 +395,10 @@ func BenchmarkFederation(b *testing.B) {
 		// Status: a slice of the cameras drops (its automatic incidents
 		// open) and comes back (they resolve); the shipper sees each state.
 		lo, hi = part(nFlap)
-		flap := ids[lo:hi]
+		var flap []string
+		for i := lo; i < hi; i++ {
+			flap = append(flap, ids[i%nCams])
+		}
 		for _, down := range []bool{true, false} {
 			var es []audit.Entry
 			for _, id := range flap {
