@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
-# Federation benchmarks (internal/federation; R-FED-1, R-FED-4), on loopback,
-# tier 1 on PostgreSQL (FED_BENCH_TIER1=sqlite for SQLite), the lower site on
-# SQLite, each with its own embedded NATS (leaf link through a cuttable proxy):
-#   - inventory sync: FED_BENCH_CAMERAS (default 10 000) cameras imported at
-#     the lower site until all are in tier 1's registry;
-#   - catch-up: FED_BENCH_CHANGES (default 2 000) camera edits made while the
-#     link is cut, then the link restored: events/s until tier 1 applied all.
+# Federation benchmarks (issue 5; internal/federation BenchmarkFederation),
+# on loopback, tier 1 on PostgreSQL at VIGIL_TEST_PG_DSN (default
+# postgres://postgres@127.0.0.1:5432/test; FED_BENCH_TIER1=sqlite for
+# SQLite), the lower site on SQLite, each with its own embedded NATS (leaf
+# link through a proxy the benchmark cuts). For each size in FED_BENCH_SIZES
+# (default "5000 10000" cameras at the lower site):
+#   - converge: the cameras imported at the lower site until all are in
+#     tier 1's registry;
+#   - status: camera online/offline changes at the lower site until tier 1
+#     applied them, sustained events/s (FED_BENCH_STATUS_ROUNDS flips of
+#     every camera, default 6), and one flip of every camera on its own;
+#   - catch-up: FED_BENCH_OUTAGE_HOURS (default 1) hours of a busy site's
+#     changes made while the link is cut (see the benchmark's comment for
+#     what an hour holds), then the link restored: time until tier 1 applied
+#     everything, checked exactly once.
 # Usage: bench/federation.sh
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=$(go test -run '^$' -bench '^BenchmarkFederation$' -benchtime 1x -timeout 30m ./internal/federation/ 2>&1 | grep -v 'level=WARN' | tee /dev/stderr)
-line=$(grep '^BenchmarkFederation' <<<"$out")
-metric() { awk -v unit="$1" '{ for (i = 2; i <= NF; i++) if ($i == unit) print $(i-1) }' <<<"$line"; }
-echo
-echo "inventory sync: $(metric cameras) cameras in $(metric sync_s) s (import at the lower site $(metric import_s) s)"
-echo "catch-up after outage: $(metric catchup_events) events in $(metric catchup_s) s = $(metric catchup_events/s) events/s"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD 2>/dev/null) on $(nproc) cores, tier 1 on ${FED_BENCH_TIER1:-postgres}"
+for n in ${FED_BENCH_SIZES:-5000 10000}; do
+  load0=$(uptime | sed 's/.*load average: //')
+  out=$(FED_BENCH_CAMERAS=$n go test -run '^$' -bench '^BenchmarkFederation$' -benchtime 1x -timeout 60m ./internal/federation/ 2>&1 |
+    grep -v 'level=WARN' | tee /dev/stderr)
+  line=$(grep '^BenchmarkFederation' <<<"$out")
+  metric() { awk -v unit="$1" '{ for (i = 2; i <= NF; i++) if ($i == unit) print $(i-1) }' <<<"$line"; }
+  echo
+  echo "== $(metric cameras) cameras at the lower site (load average before: $load0; after: $(uptime | sed 's/.*load average: //'))"
+  echo "converge: $(metric cameras) cameras in tier 1's registry $(metric sync_s) s after the import began (import $(metric import_s) s; all $(metric sync_msgs) messages applied at $(metric sync_all_s) s)"
+  echo "status:   $(metric status_events) status events, lower-site change to tier-1 applied, in $(metric status_s) s = $(metric status_events/s) events/s sustained; every camera offline at once: all offline at tier 1 in $(metric status_burst_s) s"
+  echo "catch-up: $(metric outage_h) h of offline changes ($(metric catchup_msgs) messages, $(metric catchup_audit) of them audit entries) applied $(metric catchup_s) s after the link returned = $(metric catchup_msgs/s) messages/s, each exactly once"
+done

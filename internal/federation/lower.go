@@ -192,35 +192,51 @@ func (sh *shipper) cameraEnvelope(ctx context.Context, id string) (Envelope, err
 }
 
 func (sh *shipper) shared(ctx context.Context, c registry.Camera) (bool, error) {
-	s := sh.s
 	if c.Classified {
 		return false, nil
 	}
-	if s.creds != nil && !slices.Contains(s.creds.Systems, c.SystemID) {
-		return false, nil
+	if ok, err := sh.ownSystem(ctx, c.SystemID); err != nil || !ok {
+		return false, err
 	}
-	if share := s.d.Cfg.Federation.ShareSystems; len(share) > 0 && !slices.Contains(share, c.SystemID) {
-		return false, nil
-	}
-	sys, ok := sh.sysCache[c.SystemID]
-	if !ok {
-		var err error
-		if sys, err = s.d.Registry.GetSystem(ctx, c.SystemID); err != nil {
-			return false, err
-		}
-		sh.sysCache[c.SystemID] = sys
-	}
-	if sys.SiteID != s.d.Cfg.Site.ID {
-		return false, nil
-	}
-	f, err := s.d.Registry.CameraFacts(ctx, c.ID)
+	f, err := sh.s.d.Registry.CameraFacts(ctx, c.ID)
 	if err != nil {
 		return false, err
 	}
-	if f.PrivateOwner && !f.ConsentOnRecord {
+	return !f.PrivateOwner || f.ConsentOnRecord, nil
+}
+
+// sharedFacts is shared from the camera's facts alone: one query per camera
+// instead of two where the whole camera is not needed (status shipping).
+func (sh *shipper) sharedFacts(ctx context.Context, id string) (bool, error) {
+	f, err := sh.s.d.Registry.CameraFacts(ctx, id)
+	if err != nil || f.Classified {
+		return false, err
+	}
+	if ok, err := sh.ownSystem(ctx, f.SystemID); err != nil || !ok {
+		return false, err
+	}
+	return !f.PrivateOwner || f.ConsentOnRecord, nil
+}
+
+// ownSystem reports whether cameras of system id are shared: one of this
+// site's enrolled systems (and of federation.share_systems when set).
+func (sh *shipper) ownSystem(ctx context.Context, id string) (bool, error) {
+	s := sh.s
+	if s.creds != nil && !slices.Contains(s.creds.Systems, id) {
 		return false, nil
 	}
-	return true, nil
+	if share := s.d.Cfg.Federation.ShareSystems; len(share) > 0 && !slices.Contains(share, id) {
+		return false, nil
+	}
+	sys, ok := sh.sysCache[id]
+	if !ok {
+		var err error
+		if sys, err = s.d.Registry.GetSystem(ctx, id); err != nil {
+			return false, err
+		}
+		sh.sysCache[id] = sys
+	}
+	return sys.SiteID == s.d.Cfg.Site.ID, nil
 }
 
 // shipStatus sends the cameras whose online state changed since last time
@@ -248,9 +264,7 @@ func (sh *shipper) shipStatus(ctx context.Context) error {
 		if last, ok := sh.lastStatus[id]; ok && last == on {
 			continue
 		}
-		if c, err := s.d.Registry.GetCamera(ctx, id); err != nil {
-			continue
-		} else if ok, err := sh.shared(ctx, c); err != nil || !ok {
+		if ok, err := sh.sharedFacts(ctx, id); err != nil || !ok {
 			continue
 		}
 		outSeq++
