@@ -14,6 +14,8 @@
 #     changes made while the link is cut (see the benchmark's comment for
 #     what an hour holds), then the link restored: time until tier 1 applied
 #     everything, checked exactly once.
+# Then footage across tiers (BenchmarkFootageAcrossTiers): MP4 playback of a
+# lower site's recording through tier 1 against the same read at that site.
 # Usage: bench/federation.sh
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -euo pipefail
@@ -31,3 +33,11 @@ for n in ${FED_BENCH_SIZES:-5000 10000}; do
   echo "status:   $(metric status_events) status events, lower-site change to tier-1 applied, in $(metric status_s) s = $(metric status_events/s) events/s sustained; every camera offline at once: all offline at tier 1 in $(metric status_burst_s) s"
   echo "catch-up: $(metric outage_h) h of offline changes ($(metric catchup_msgs) messages, $(metric catchup_audit) of them audit entries) applied $(metric catchup_s) s after the link returned = $(metric catchup_msgs/s) messages/s, each exactly once"
 done
+
+# Footage across tiers: the whole MP4 of a 15 s range of a lower site's
+# recording fetched through tier 1 (a new clip each time) against the same
+# read at the lower site itself.
+out=$(go test -run '^$' -bench '^BenchmarkFootageAcrossTiers$' -benchtime 30x -timeout 10m ./internal/federation/ 2>&1 | grep -v 'level=' | tee /dev/stderr)
+fm() { awk -v name="$1" -v unit="$2" '$1 ~ name { for (i = 2; i <= NF; i++) if ($i == unit) print $(i-1) }' <<<"$out"; }
+echo
+echo "footage across tiers: 15 s MP4 ($(fm /tier1 MB/op) MB) in $(fm /tier1 ms/mp4) ms through tier 1 = $(fm /tier1 MB/s) MB/s; at the lower site itself $(fm /local ms/mp4) ms = $(fm /local MB/s) MB/s"
