@@ -19,11 +19,11 @@ import (
 
 	"github.com/vigil-vms/vigil/internal/media"
 	"github.com/vigil-vms/vigil/internal/media/httpread"
-	"github.com/vigil-vms/vigil/internal/sim"
+	"github.com/vigil-vms/vigil/internal/media/mediatest"
 )
 
 type rig struct {
-	authz *testAuthz
+	authz *mediatest.Authz
 	hub   *media.Hub
 	hls   *Server
 	http  *httptest.Server
@@ -31,20 +31,10 @@ type rig struct {
 
 func newRig(t testing.TB, opts Options, tokens ...string) *rig {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	s, err := sim.Start(ctx, sim.Config{Addr: "127.0.0.1:0", Logger: testLogger(t), Cameras: []sim.CameraSpec{
-		{ID: "cam264", Audio: true},
-		{ID: "cam265", Codec: "h265"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	r := &rig{authz: newTestAuthz(tokens...)}
-	r.hub = newTestHub(t, ctx, s, r.authz)
+	m := mediatest.NewRig(t, tokens...)
+	r := &rig{authz: m.Authz, hub: m.Hub}
 	opts.Authorizer = r.authz
-	opts.Logger = testLogger(t)
+	opts.Logger = mediatest.Logger(t)
 	r.hls = New(r.hub, opts)
 	t.Cleanup(r.hls.Close)
 	mux := http.NewServeMux()
@@ -88,7 +78,7 @@ type probe struct {
 
 func ffprobe(t testing.TB, ctx context.Context, target string, count bool) probe {
 	t.Helper()
-	bin := needTool(t, "ffprobe")
+	bin := mediatest.NeedTool(t, "ffprobe")
 	args := []string{"-v", "error", "-of", "json", "-show_entries", "stream=codec_name,width,height,nb_read_frames:format=format_name,size"}
 	if count {
 		args = append(args, "-count_frames")
@@ -126,7 +116,7 @@ func mediaPlaylist(ctx context.Context, t testing.TB, base, token string) (initU
 	if !strings.Contains(media, "token=") {
 		t.Fatalf("token not propagated into %q", media)
 	}
-	eventually(ctx, t, "a complete segment", func() bool {
+	mediatest.Eventually(ctx, t, "a complete segment", func() bool {
 		_, _, pl := get(t, base+media)
 		gap := false
 		for _, l := range strings.Split(string(pl), "\n") {
@@ -149,7 +139,7 @@ func mediaPlaylist(ctx context.Context, t testing.TB, base, token string) (initU
 }
 
 func TestFFprobeAcceptsLLHLS(t *testing.T) {
-	needTool(t, "ffprobe")
+	mediatest.NeedTool(t, "ffprobe")
 	r := newRig(t, Options{}, "good")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -192,7 +182,7 @@ func TestBadTokenNoMedia(t *testing.T) {
 		}
 	}
 	// Refusals are cached: a retrying player does not hammer the authorizer.
-	if asks, _ := r.authz.counts(); asks != 1 {
+	if asks := r.authz.Counts().Asks; asks != 1 {
 		t.Fatalf("authorizer asked %d times for one bad token", asks)
 	}
 	if code, _, _ := get(t, base+"index.m3u8"); code != http.StatusUnauthorized {
@@ -225,16 +215,11 @@ func TestViewerSessionsAndSharedMuxer(t *testing.T) {
 	if st.Muxers != 1 || st.Viewers != 2 {
 		t.Fatalf("stats %+v, want 1 muxer 2 viewers", st)
 	}
-	states, _ := r.hub.State("cam264")
-	readers := 0
-	for _, s := range states {
-		readers += s.Readers
-	}
-	if readers != 1 {
+	if readers := mediatest.HubReaders(r.hub, "cam264"); readers != 1 {
 		t.Fatalf("hub readers = %d, want 1", readers)
 	}
 	// Dozens of requests, one authorization per viewer.
-	if asks, _ := r.authz.counts(); asks != 2 {
+	if asks := r.authz.Counts().Asks; asks != 2 {
 		t.Fatalf("authorizer asked %d times, want 2", asks)
 	}
 	// Revoking alice: her next request is refused and her grant ends; bob
@@ -247,8 +232,8 @@ func TestViewerSessionsAndSharedMuxer(t *testing.T) {
 		t.Fatalf("bob got %d", code)
 	}
 	// Silence ends bob's session too (ViewerIdle), once.
-	eventually(ctx, t, "both viewer sessions to end", func() bool { _, ends := r.authz.counts(); return len(ends) == 2 })
-	_, ends := r.authz.counts()
+	mediatest.Eventually(ctx, t, "both viewer sessions to end", func() bool { return len(r.authz.Counts().Ends) == 2 })
+	ends := r.authz.Counts().Ends
 	t.Logf("grant ends: %v", ends)
 	if ends[0] != "access revoked" || ends[1] != "viewer idle" {
 		t.Fatalf("ends %v", ends)
@@ -277,7 +262,7 @@ func TestConcurrentFirstRequestsShareOneOpen(t *testing.T) {
 			t.Fatalf("request %d: %d", i, c)
 		}
 	}
-	if asks, _ := r.authz.counts(); asks != 1 {
+	if asks := r.authz.Counts().Asks; asks != 1 {
 		t.Fatalf("authorizer asked %d times", asks)
 	}
 	if st := r.hls.Stats(); st.Muxers != 1 {
@@ -292,16 +277,8 @@ func TestIdleMuxerReleasesHubReader(t *testing.T) {
 	if code, _, b := get(t, r.http.URL+"/hls/cam264/main/index.m3u8?token=good"); code != 200 {
 		t.Fatalf("%d %s", code, b)
 	}
-	eventually(ctx, t, "muxer to close when idle", func() bool { return r.hls.Stats().Muxers == 0 })
-	eventually(ctx, t, "hub reader to go", func() bool {
-		states, _ := r.hub.State("cam264")
-		for _, s := range states {
-			if s.Readers != 0 {
-				return false
-			}
-		}
-		return true
-	})
+	mediatest.Eventually(ctx, t, "muxer to close when idle", func() bool { return r.hls.Stats().Muxers == 0 })
+	mediatest.Eventually(ctx, t, "hub reader to go", func() bool { return mediatest.HubReaders(r.hub, "cam264") == 0 })
 	// And it comes back on demand.
 	if code, _, b := get(t, r.http.URL+"/hls/cam264/main/index.m3u8?token=good"); code != 200 || !bytes.Contains(b, []byte("#EXTM3U")) {
 		t.Fatalf("%d %s", code, b)

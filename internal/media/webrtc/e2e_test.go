@@ -14,36 +14,25 @@ import (
 
 	"github.com/vigil-vms/vigil/internal/media"
 	"github.com/vigil-vms/vigil/internal/media/httpread"
-	"github.com/vigil-vms/vigil/internal/sim"
+	"github.com/vigil-vms/vigil/internal/media/mediatest"
 	"github.com/vigil-vms/vigil/internal/web/player"
 )
 
 type rig struct {
-	authz *testAuthz
+	authz *mediatest.Authz
 	hub   *media.Hub
 	whep  *Server
 	http  *httptest.Server
-	sim   *sim.Sim
 }
 
 func newRig(t testing.TB, tokens ...string) *rig {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	s, err := sim.Start(ctx, sim.Config{Addr: "127.0.0.1:0", Logger: testLogger(t), Cameras: []sim.CameraSpec{
-		{ID: "cam264", Audio: true},
-		{ID: "cam265", Codec: "h265"},
-	}})
+	m := mediatest.NewRig(t, tokens...)
+	whep, err := New(m.Hub, Config{Logger: mediatest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
-	r := &rig{authz: newTestAuthz(tokens...), sim: s}
-	r.hub = newTestHub(t, ctx, s, r.authz)
-	r.whep, err = New(r.hub, Config{Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := &rig{authz: m.Authz, hub: m.Hub, whep: whep}
 	t.Cleanup(r.whep.Close)
 	mux := http.NewServeMux()
 	mux.Handle("/whep/", r.whep)
@@ -67,11 +56,11 @@ func TestChromiumPlaysWebRTC(t *testing.T) {
 		return v
 	}
 	var first, later float64
-	eventually(ctx, t, "video to start playing", func() bool {
+	mediatest.Eventually(ctx, t, "video to start playing", func() bool {
 		first = num(`document.getElementById("video").currentTime`)
 		return first > 0
 	})
-	eventually(ctx, t, "currentTime to advance", func() bool {
+	mediatest.Eventually(ctx, t, "currentTime to advance", func() bool {
 		later = num(`document.getElementById("video").currentTime`)
 		return later > first+1
 	})
@@ -88,15 +77,15 @@ func TestChromiumPlaysWebRTC(t *testing.T) {
 	}
 	// Closing the page's peer connection (pagehide DELETE) ends the session.
 	_ = chromedp.Do(bctx, chromedp.Navigate("about:blank"))
-	eventually(ctx, t, "session to end after page left", func() bool { return r.whep.Sessions() == 0 })
-	eventually(ctx, t, "grant End", func() bool { _, ends, _ := r.authz.counts(); return ends == 1 })
+	mediatest.Eventually(ctx, t, "session to end after page left", func() bool { return r.whep.Sessions() == 0 })
+	mediatest.Eventually(ctx, t, "grant End", func() bool { return len(r.authz.Counts().Ends) == 1 })
 
 	// A second viewer of the now-warm camera: the number bench/webrtc.sh
 	// reports as the browser's time to first frame (logged, not asserted).
 	if err := chromedp.Do(bctx, chromedp.Navigate(r.http.URL+"/player/?camera=cam264&variant=main&token=good")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(ctx, t, "second playback", func() bool { return num(`window.vigilPlayer.ttffMs || 0`) > 0 })
+	mediatest.Eventually(ctx, t, "second playback", func() bool { return num(`window.vigilPlayer.ttffMs || 0`) > 0 })
 	marks, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify([window.vigilPlayer.marks, window.vigilPlayer.stats])`))
 	t.Logf("chromium: warm camera, page script start → first decoded frame %.0f ms (marks %s)", num(`window.vigilPlayer.ttffMs`), marks)
 }
@@ -141,7 +130,7 @@ func TestGoClientReceivesH264AndPCMU(t *testing.T) {
 		t.Fatalf("dial: %v %v", err, res.Status)
 	}
 	defer c.pc.Close()
-	eventually(ctx, t, "video and audio packets", func() bool {
+	mediatest.Eventually(ctx, t, "video and audio packets", func() bool {
 		return c.count(pwebrtc.MimeTypeH264) > 50 && c.count(pwebrtc.MimeTypePCMU) > 10
 	})
 	// DELETE on the Location ends it.
@@ -164,7 +153,7 @@ func TestRevokeEndsSession(t *testing.T) {
 		t.Fatalf("dial: %v %v", err, res.Status)
 	}
 	defer c.pc.Close()
-	eventually(ctx, t, "video packets", func() bool { return c.count(pwebrtc.MimeTypeH264) > 10 })
+	mediatest.Eventually(ctx, t, "video packets", func() bool { return c.count(pwebrtc.MimeTypeH264) > 10 })
 	closed := make(chan struct{})
 	c.pc.OnConnectionStateChange(func(s pwebrtc.PeerConnectionState) {
 		if s == pwebrtc.PeerConnectionStateClosed || s == pwebrtc.PeerConnectionStateFailed {
@@ -176,8 +165,8 @@ func TestRevokeEndsSession(t *testing.T) {
 		}
 	})
 	r.authz.Revoke("revocable")
-	eventually(ctx, t, "server session to end", func() bool { return r.whep.Sessions() == 0 })
-	eventually(ctx, t, "grant End", func() bool { _, ends, _ := r.authz.counts(); return ends == 1 })
+	mediatest.Eventually(ctx, t, "server session to end", func() bool { return r.whep.Sessions() == 0 })
+	mediatest.Eventually(ctx, t, "grant End", func() bool { return len(r.authz.Counts().Ends) == 1 })
 	// The viewer sees the end (DTLS close_notify), not just silence.
 	select {
 	case <-closed:
@@ -215,5 +204,5 @@ func TestH265Unsupported(t *testing.T) {
 	if n := r.whep.Sessions(); n != 0 {
 		t.Fatalf("sessions = %d", n)
 	}
-	eventually(ctx, t, "grants ended", func() bool { s, e, _ := r.authz.counts(); return s == e })
+	mediatest.Eventually(ctx, t, "grants ended", func() bool { c := r.authz.Counts(); return c.Granted == len(c.Ends) })
 }

@@ -2,12 +2,8 @@ package webrtc
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -16,102 +12,8 @@ import (
 	"github.com/chromedp/chromedp"
 	pwebrtc "github.com/pion/webrtc/v4"
 
-	"github.com/vigil-vms/vigil/internal/media"
+	"github.com/vigil-vms/vigil/internal/media/mediatest"
 )
-
-// needTool finds an external program; a missing tool fails the test when
-// VIGIL_REQUIRE_TOOLS=1 (CI) and skips it loudly otherwise.
-func needTool(t testing.TB, names ...string) string {
-	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	msg := fmt.Sprintf("NOT RUN: %v not found on PATH (apt-get install -y chromium ffmpeg)", names)
-	if os.Getenv("VIGIL_REQUIRE_TOOLS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip("!!! " + msg)
-	return ""
-}
-
-// testAuthz grants tokens it knows and lets a test revoke them.
-type testAuthz struct {
-	mu      sync.Mutex
-	revoke  map[string]chan struct{}
-	starts  int
-	ends    []string
-	denials int
-}
-
-func newTestAuthz(tokens ...string) *testAuthz {
-	a := &testAuthz{revoke: map[string]chan struct{}{}}
-	for _, t := range tokens {
-		a.revoke[t] = make(chan struct{})
-	}
-	return a
-}
-
-func (a *testAuthz) AuthorizeRead(_ context.Context, req media.ReadRequest) (media.ReadGrant, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ch, ok := a.revoke[req.Token]
-	if !ok {
-		a.denials++
-		return media.ReadGrant{}, fmt.Errorf("%w: unknown token", media.ErrDenied)
-	}
-	a.starts++
-	var once sync.Once
-	return media.ReadGrant{Subject: "tester", Revoked: ch, End: func(reason string) {
-		once.Do(func() {
-			a.mu.Lock()
-			a.ends = append(a.ends, reason)
-			a.mu.Unlock()
-		})
-	}}, nil
-}
-
-func (a *testAuthz) AuthorizePublish(context.Context, media.PublishRequest) (media.ReadGrant, error) {
-	return media.ReadGrant{}, media.ErrDenied
-}
-
-func (a *testAuthz) Revoke(token string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	close(a.revoke[token])
-	delete(a.revoke, token)
-}
-
-func (a *testAuthz) counts() (starts, ends, denials int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.starts, len(a.ends), a.denials
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// eventually polls cond until it holds or ctx ends: progress is asserted,
-// never a duration.
-func eventually(ctx context.Context, t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s: %v", what, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
 
 // whepClient is a Go WHEP viewer (pion), used where a browser is not needed.
 type whepClient struct {
@@ -203,7 +105,7 @@ func (c *whepClient) count(mime string) int {
 
 // newBrowser starts headless Chromium with the flags the brief fixes.
 func newBrowser(t testing.TB, ctx context.Context) context.Context {
-	path := needTool(t, "chromium", "chromium-browser", "google-chrome")
+	path := mediatest.NeedTool(t, "chromium", "chromium-browser", "google-chrome")
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
