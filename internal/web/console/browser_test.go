@@ -172,12 +172,18 @@ func TestConsoleInChromium(t *testing.T) {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	a, sm, info, err := demo.Run(ctx, demo.Options{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RTSPAddr: "127.0.0.1:0",
-		SimAddr: "127.0.0.1:0", Argon2: auth.TestArgon2}, log)
+		SimAddr: "127.0.0.1:0", Argon2: auth.TestArgon2, Tier2: true}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	started := time.Now()
-	t.Cleanup(func() { a.Close(); sm.Close() })
+	t.Cleanup(func() {
+		if info.Tier2 != nil {
+			info.Tier2.Close()
+		}
+		a.Close()
+		sm.Close()
+	})
 	base := strings.TrimSuffix(info.ConsoleURL, "/")
 
 	run := func(what string, acts ...chromedp.Action[chromedp.Void]) {
@@ -370,6 +376,26 @@ func TestConsoleInChromium(t *testing.T) {
 	run("report", chromedp.Navigate(base+"/#/report"))
 	wait("report figures", `document.querySelectorAll("#report-figures tbody tr").length > 5 && document.querySelector("#report-xlsx").href.includes("format=xlsx")`)
 	shot("report")
+
+	// … and follows the lower sites: the demo's tier-2 site is connected
+	// and its shipped audit log checks out; a new enrollment token is shown
+	// once, as the command the lower site runs.
+	run("federation", chromedp.Navigate(base+"/#/admin/federation"))
+	wait("tier-2 site connected", `document.querySelector('#site-table tr[data-site="dien-bien-ca"][data-link="up"]')`)
+	run("open site", chromedp.Click(css(`#site-table tr[data-site="dien-bien-ca"] a`)))
+	wait("site page", `document.querySelector("#site-facts") && document.querySelectorAll("#link-history tbody tr").length > 0`)
+	run("check shipped audit", chromedp.Click(css("#site-verify")))
+	wait("shipped audit intact", `document.querySelector("#site-result p.ok")`)
+	shot("federation-site")
+	run("back to sites", chromedp.Click(css("#site-back")))
+	wait("enroll button", `document.querySelector("#enroll-open")`)
+	run("enroll", chromedp.Click(css("#enroll-open")))
+	wait("enroll form", `document.querySelector("#enroll-form")`)
+	run("fill enroll", chromedp.SetValue(css(`#enroll-form input[name="site_id"]`), "dien-bien-ca"),
+		chromedp.Click(css(`#enroll-form input[name="systems"][value="ca-tinh-giao-thong"]`)), chromedp.Click(css("#enroll-form-submit")))
+	wait("token shown once", `(document.querySelector("#enroll-command") || {}).textContent?.startsWith("vigil enroll http") && document.querySelector("#enroll-command").textContent.includes(" vgle1_")`)
+	shot("federation-token")
+	run("close token", chromedp.Click(css("#enroll-token-close")))
 
 	// 8. Playback, seek and export, when the site records (issue 4's room).
 	if ev[bool](t, bctx, `!!document.querySelector("#nav-playback")`) {

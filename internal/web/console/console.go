@@ -51,6 +51,10 @@ type Settings struct {
 	// (https://tiles.example/{z}/{x}/{y}.png). Empty: the map shows camera
 	// positions on a plain background.
 	MapTileURL string `json:"map_tile_url,omitempty"`
+	// Federation is this site's part in the link between tiers: "hub"
+	// (tier 1 accepting lower sites), "lower" (a tier-2/3 site linking up),
+	// or empty (no federation); the console offers its pages accordingly.
+	Federation string `json:"federation,omitempty"`
 }
 
 // SettingsOf derives the page settings from a site configuration.
@@ -58,6 +62,13 @@ func SettingsOf(cfg config.Config) Settings {
 	s := Settings{SiteID: cfg.Site.ID, SiteName: cfg.Site.Name, Tier: cfg.Site.Tier, Province: cfg.Site.Province,
 		Timezone: cfg.Site.Timezone, Language: cfg.Site.Language, IdleSeconds: int(cfg.Auth.SessionIdle / time.Second),
 		MapTileURL: cfg.Web.MapTileURL}
+	switch f := cfg.Federation; {
+	case !f.Enabled:
+	case cfg.Site.Tier == 1 && f.LeafListen != "":
+		s.Federation = "hub"
+	case cfg.Site.Tier > 1:
+		s.Federation = "lower"
+	}
 	if s.Timezone == "" {
 		s.Timezone = "Asia/Ho_Chi_Minh"
 	}

@@ -8,6 +8,7 @@ import { get, post, put, del, api, getAll } from "./api.js";
 import { state, can, highest, managedSystems, loadInventory } from "./state.js";
 import { formDialog, table, section, sha256Hex } from "./forms.js";
 import { opsSections } from "./ops.js";
+import { fedSections } from "./federation.js";
 import { PURPOSES, KINDS, AREAS, ORG_KINDS, ROLES, ACTIONS, opts, names, label } from "./enums.js";
 import { describe } from "./login.js";
 import { statusOf } from "./tree.js";
@@ -23,6 +24,7 @@ export function adminSections() {
   if (can("approve-grants")) out.push({ id: "grants", label: "admin.grants", view: grantsView });
   if (can("manage-users") && highest()) out.push({ id: "review", label: "admin.review", view: reviewView });
   out.push(...opsSections());
+  out.push(...fedSections());
   return out;
 }
 

@@ -16,10 +16,14 @@ export function can(perm) { return !!(state.me && state.me.site_permissions.incl
 export function highest() { return !!(state.me && state.me.highest_access); }
 export function userKey() { return state.me ? state.me.user.user_id : "anon"; }
 
-// managedSystems are the systems whose cameras the user may register: all of
-// them for registry managers, else those of the user's organisation.
+// managedSystems are this site's systems whose cameras the user may
+// register: all of them for registry managers, else those of the user's
+// organisation.
 export function managedSystems() {
-  const all = [...state.systems.values()];
+  // A lower site's systems (tier 1 holds them for the federation) are
+  // managed at that site: their cameras arrive from it.
+  const here = state.settings.site_id;
+  const all = [...state.systems.values()].filter((s) => !s.site_id || s.site_id === here);
   if (can("manage-registry")) return all;
   const org = state.me && state.me.user.org_id;
   return all.filter((s) => s.managing_org_id === org || s.operating_org_id === org);
