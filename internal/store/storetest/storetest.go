@@ -53,6 +53,20 @@ func PGDSN() string {
 // Postgres opens a migrated database in a fresh schema of the test server.
 func Postgres(t testing.TB) *store.DB {
 	t.Helper()
+	db, err := store.Open(context.Background(), store.Options{DSN: PostgresDSN(t)})
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// PostgresDSN makes a fresh, empty schema on the test server and returns a
+// DSN that uses it (search_path), for a test that hands the database to
+// another process; the schema is dropped at the end of the test. Without a
+// server it skips loudly, or fails when VIGIL_REQUIRE_PG=1.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
 	base := PGDSN()
 	admin, err := sql.Open("pgx", base)
 	if err == nil {
@@ -84,10 +98,5 @@ func Postgres(t testing.TB) *store.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := store.Open(context.Background(), store.Options{DSN: u.String()})
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return u.String()
 }
