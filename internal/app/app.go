@@ -129,6 +129,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options)
 	})
 	a.Access = access.NewStore(a.DB, a.Audit)
 	a.Registry = registry.New(a.DB, a.Audit, a.Sealer)
+	a.Registry.SetSiteID(cfg.Site.ID)
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 

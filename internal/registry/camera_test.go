@@ -489,3 +489,46 @@ func TestFirstConnectedAndFacts(t *testing.T) {
 		}
 	})
 }
+
+// TestCameraInAnotherSitesSystem: tier 1 holds its lower sites' systems for
+// the federation; a camera of such a system is registered at its own site
+// and arrives through the link, so tier 1 registers none there itself (by
+// form, by move or by CSV), while its own systems take cameras as ever.
+func TestCameraInAnotherSitesSystem(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		f.svc.SetSiteID("db-ioc")
+		in := validCamera("cam-x")
+		in.SystemID = "sys-private" // run by site xa-thanh-minh
+		if e := fieldErr(errOf(f.svc.CreateCamera(ctx, actor, in)), "system_id"); e == nil || e.Code != "other_site" {
+			t.Fatalf("camera created in another site's system: %+v", e)
+		}
+		in.SystemID = "sys-ioc"
+		if _, err := f.svc.CreateCamera(ctx, actor, in); err != nil {
+			t.Fatal(err)
+		}
+		in.SystemID = "sys-private"
+		if e := fieldErr(errOf(f.svc.UpdateCamera(ctx, actor, "cam-x", 1, in)), "system_id"); e == nil || e.Code != "other_site" {
+			t.Fatalf("camera moved into another site's system: %+v", e)
+		}
+		csv := "id,system_id,name,kinds,purposes,area,lat,lon,push\ncam-y,sys-private,Cổng,security,urban_order,road,21.3,103.0,true\n"
+		_, err := f.svc.ImportCameras(ctx, actor, strings.NewReader(csv), registry.ImportOptions{})
+		var es registry.ValidationErrors
+		if !errors.As(err, &es) || !strings.Contains(err.Error(), "other_site") && !strings.Contains(fmtErrs(es), "other_site") {
+			t.Fatalf("CSV row in another site's system: %v", err)
+		}
+		if _, err := f.svc.GetCamera(ctx, "cam-y"); !errors.Is(err, registry.ErrNotFound) {
+			t.Fatalf("cam-y imported: %v", err)
+		}
+	})
+}
+
+func errOf[T any](_ T, err error) error { return err }
+
+func fmtErrs(es registry.ValidationErrors) string {
+	var b strings.Builder
+	for _, e := range es {
+		b.WriteString(e.Field + ":" + e.Code + " ")
+	}
+	return b.String()
+}

@@ -148,25 +148,32 @@ func sameHost(a, b string) bool {
 type systemFacts struct {
 	exists       bool
 	privateOwner bool
+	site         string // the site that runs the system ("" = this one)
 }
 
 func lookupSystem(ctx context.Context, q store.Q, id string) (systemFacts, error) {
-	var kind string
-	err := q.QueryRow(ctx, `SELECT o.kind FROM systems s JOIN organisations o ON o.id = s.managing_org_id WHERE s.id = ?`, id).Scan(&kind)
+	var kind, site string
+	err := q.QueryRow(ctx, `SELECT o.kind, s.site_id FROM systems s JOIN organisations o ON o.id = s.managing_org_id WHERE s.id = ?`, id).Scan(&kind, &site)
 	if errors.Is(err, sql.ErrNoRows) {
 		return systemFacts{}, nil
 	}
 	if err != nil {
 		return systemFacts{}, err
 	}
-	return systemFacts{exists: true, privateOwner: kind == OrgPrivateOwner}, nil
+	return systemFacts{exists: true, privateOwner: kind == OrgPrivateOwner, site: site}, nil
 }
 
-// checkCameraRefs applies the rules that need the camera's system.
-func checkCameraRefs(es *ValidationErrors, r *camRow, sf systemFacts) {
+// checkCameraRefs applies the rules that need the camera's system. here is
+// this site's id: a system run by another site (tier 1 holds lower sites'
+// systems) takes no camera registered here; its cameras come from that
+// site through the federation.
+func checkCameraRefs(es *ValidationErrors, r *camRow, sf systemFacts, here string) {
 	if !sf.exists {
 		es.add("system_id", "not_found", "no system %s", clip(r.in.SystemID, 64))
 		return
+	}
+	if here != "" && sf.site != "" && sf.site != here {
+		es.add("system_id", "other_site", "system %s is run by site %s: its cameras are registered there", clip(r.in.SystemID, 64), clip(sf.site, 64))
 	}
 	// R-CAM-2: a private owner's camera is shared only with the owner's
 	// consent on record.
@@ -279,7 +286,7 @@ func (s *Service) CreateCamera(ctx context.Context, a Actor, in CameraInput) (Ca
 		if err != nil {
 			return err
 		}
-		checkCameraRefs(&es, &r, sf)
+		checkCameraRefs(&es, &r, sf, s.siteID)
 		if err := es.err(); err != nil {
 			return err
 		}
@@ -331,7 +338,7 @@ func (s *Service) UpdateCamera(ctx context.Context, a Actor, id string, version 
 		if err != nil {
 			return err
 		}
-		checkCameraRefs(&es, &r, sf)
+		checkCameraRefs(&es, &r, sf, s.siteID)
 		if err := es.err(); err != nil {
 			return err
 		}

@@ -373,7 +373,7 @@ func (s *Service) ImportCameras(ctx context.Context, a Actor, r io.Reader, opt I
 				systems[sid] = sf
 			}
 			var rowErrs ValidationErrors
-			checkCameraRefs(&rowErrs, &recs[i], sf)
+			checkCameraRefs(&rowErrs, &recs[i], sf, s.siteID)
 			for _, e := range rowErrs {
 				e.Line = rows[i].Line
 				es = append(es, e)

@@ -41,6 +41,7 @@ type Service struct {
 	audit  audit.Appender
 	sealer Sealer
 	now    func() time.Time
+	siteID string
 }
 
 // New returns the registry over db. appender records every change in the
@@ -48,6 +49,12 @@ type Service struct {
 func New(db *store.DB, appender audit.Appender, sealer Sealer) *Service {
 	return &Service{db: db, audit: appender, sealer: sealer, now: time.Now}
 }
+
+// SetSiteID names the site this registry serves. Cameras are registered
+// here only in this site's own systems (site_id empty or this id); tier 1
+// also holds its lower sites' systems, whose cameras arrive through the
+// federation. Unset (tests of the registry alone): no such check.
+func (s *Service) SetSiteID(id string) { s.siteID = id }
 
 // Organisation is an agency, unit, commune or private owner.
 type Organisation struct {
