@@ -62,6 +62,9 @@ func startLower(t testing.TB, db *store.DB, id string, tier int, upstream, token
 		c.Site.ID, c.Site.Name, c.Site.Tier = id, "Site "+id, tier
 		c.Federation.Upstream, c.Federation.EnrollToken = upstream, token
 		c.Federation.StatusInterval = 200 * time.Millisecond
+		// Short segments, so HLS VOD (finished segments only) has some
+		// within the test.
+		c.Recording.SegmentLength = 10 * time.Second
 	}})
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/media"
 	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/record"
 	"github.com/vigil-vms/vigil/internal/registry"
@@ -101,7 +102,7 @@ func (sh *shipper) answerFootage(m *nats.Msg) {
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, 2*time.Minute)
 		defer cancel()
-		if req.Op == OpClipRead || req.Op == OpExportRead {
+		if req.Op == OpClipRead || req.Op == OpExportRead || req.Op == OpSegmentRead {
 			data, err := s.readFootage(ctx, req)
 			if err != nil {
 				respondFootage(m, site, nil, s.refusal(req, err))
@@ -220,6 +221,25 @@ func (s *Service) footageOp(ctx context.Context, req FootageRequest) (FootageRep
 	}
 	from, to := time.UnixMilli(req.From).UTC(), time.UnixMilli(req.To).UTC()
 	switch req.Op {
+	case OpSegmentStat:
+		_, size, err := s.segmentFile(ctx, cam.ID, req.ID)
+		if err != nil {
+			return rep, err
+		}
+		rep.Size = size
+	case OpHLS:
+		pl, _, err := playback.HLSPlaylist(ctx, s.d.DB.Q(), s.d.Playback.Resolver(), cam.ID, from, to, func(id string) string { return segRef + id })
+		if err != nil {
+			return rep, err
+		}
+		by := req.By
+		if _, err := s.d.Audit.Append(ctx, s.d.DB.Q(), audit.Entry{ActorID: by.ref(), Actor: by.Username, Org: by.Org,
+			Action: "playback.start", Object: "camera/" + cam.ID, Outcome: audit.OK, Remote: "federation:" + by.Site,
+			Details: map[string]any{"protocol": "hls", "via_site": by.Site, "viewer_remote": by.Remote,
+				"from": from.Format(time.RFC3339Nano), "to": to.Format(time.RFC3339Nano)}}); err != nil {
+			return rep, err
+		}
+		rep.Playlist = pl
 	case OpTimeline:
 		tl, err := playback.TimelineOf(ctx, s.d.DB.Q(), cam.ID, from, to)
 		if err != nil {
@@ -266,7 +286,38 @@ func (s *Service) footageOp(ctx context.Context, req FootageRequest) (FootageRep
 	return rep, nil
 }
 
+// segmentFile is a finished recorded segment of camera (main stream), for
+// tier 1's HLS player: its path and size.
+func (s *Service) segmentFile(ctx context.Context, cameraID, id string) (string, int64, error) {
+	g, err := record.GetSegment(ctx, s.d.DB.Q(), id)
+	if err != nil {
+		return "", 0, err
+	}
+	if g.CameraID != cameraID || g.Variant != string(media.Main) || g.State != record.StateOK {
+		return "", 0, ErrNotFound
+	}
+	p, err := s.d.Playback.Resolver().SegmentPath(g.Storage, g.Path)
+	if err != nil {
+		return "", 0, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", 0, ErrNotFound
+	}
+	return p, fi.Size(), nil
+}
+
 func (s *Service) readFootage(ctx context.Context, req FootageRequest) ([]byte, error) {
+	if req.Op == OpSegmentRead {
+		if _, err := s.sharedCamera(ctx, req.Camera); err != nil {
+			return nil, err
+		}
+		p, size, err := s.segmentFile(ctx, req.Camera, req.ID)
+		if err != nil {
+			return nil, err
+		}
+		return readFileChunk(p, size, req.Off, req.N)
+	}
 	if req.Op == OpClipRead {
 		s.clips.mu.Lock()
 		c := s.clips.m[req.ID]
@@ -290,12 +341,17 @@ func (s *Service) readFootage(ctx context.Context, req FootageRequest) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
+	return readFileChunk(p, ex.Bytes, req.Off, req.N)
+}
+
+// readFileChunk reads n bytes at off of the file at p (size bytes long).
+func readFileChunk(p string, size, off int64, n int) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, ErrNotFound
 	}
 	defer f.Close()
-	return readChunk(f, ex.Bytes, req.Off, req.N)
+	return readChunk(f, size, off, n)
 }
 
 type readerAt interface {

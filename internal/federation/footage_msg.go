@@ -30,6 +30,12 @@ const (
 	OpExport      = "export"
 	OpExportRead  = "export_read"
 	OpExportFree  = "export_release"
+	OpHLS         = "hls"
+	OpSegmentStat = "segment_stat"
+	OpSegmentRead = "segment_read"
+	// segRef stands for a recorded segment's URL in a playlist a lower
+	// site makes for tier 1, which puts its own URL in its place.
+	segRef        = "vigil-segment:"
 	codeHeader    = "Vigil-Code"
 	messageHeader = "Vigil-Message"
 )
@@ -86,8 +92,12 @@ type FootageReply struct {
 	Field    string                      `json:"field,omitempty"`
 	Error    string                      `json:"error,omitempty"`
 	Timeline *playback.RecordingTimeline `json:"timeline,omitempty"`
-	Clip     *ClipInfo                   `json:"clip,omitempty"`
-	Export   *playback.EvidenceExport    `json:"export,omitempty"`
+	// Playlist is an HLS VOD playlist whose segment URIs are segRef + id.
+	Playlist string `json:"playlist,omitempty"`
+	// Size is a segment file's length (segment_stat).
+	Size   int64                    `json:"size,omitempty"`
+	Clip   *ClipInfo                `json:"clip,omitempty"`
+	Export *playback.EvidenceExport `json:"export,omitempty"`
 }
 
 func validClipID(id string) bool {
@@ -95,6 +105,19 @@ func validClipID(id string) bool {
 		return false
 	}
 	for _, c := range id[3:] {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validSegmentID accepts a recorded segment's id (24 lowercase hex).
+func validSegmentID(id string) bool {
+	if len(id) != 24 {
+		return false
+	}
+	for _, c := range id {
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
@@ -151,6 +174,23 @@ func DecodeFootageRequest(data []byte) (FootageRequest, error) {
 		}
 		if err := checkViewer(r.By); err != nil {
 			return r, err
+		}
+	case OpHLS:
+		if err := rangeOK(); err != nil {
+			return r, err
+		}
+		if r.To-r.From > playback.MaxHLSRange.Milliseconds() {
+			return r, errors.New("federation: footage: range too long")
+		}
+		if err := checkViewer(r.By); err != nil {
+			return r, err
+		}
+	case OpSegmentStat, OpSegmentRead:
+		if !relayCameraID(r.Camera) || !validSegmentID(r.ID) {
+			return r, errors.New("federation: footage: bad segment")
+		}
+		if r.Op == OpSegmentRead && (r.Off < 0 || r.N <= 0 || r.N > footageChunk) {
+			return r, errors.New("federation: footage: bad read")
 		}
 	case OpExport:
 		if err := rangeOK(); err != nil {

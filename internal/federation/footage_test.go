@@ -10,12 +10,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-vms/vigil/internal/apptest"
 	"github.com/vigil-vms/vigil/internal/playback"
+	"github.com/vigil-vms/vigil/internal/record"
 )
 
 // footageAcrossTiers plays back and extracts lower site b's recording of
@@ -23,7 +26,8 @@ import (
 // (whole, and by Range across a chunk boundary; ffprobe reads it) come from
 // site B over the link; the export is made, signed and locked at site B,
 // copied into tier 1's evidence store, verifies against site B's key, and
-// is audited at both sites; releasing it at tier 1 releases B's lock.
+// is audited at both sites; releasing it at tier 1 releases B's lock. HLS
+// VOD lists B's segments and reads each through tier 1.
 func footageAcrossTiers(t *testing.T, t1, b *apptest.Site, viewer *apptest.Client, viewerID string) {
 	t.Helper()
 	ctx := context.Background()
@@ -164,10 +168,67 @@ func footageAcrossTiers(t *testing.T, t1, b *apptest.Site, viewer *apptest.Clien
 		t.Fatal("tier 1 still shows the released export as locked")
 	}
 
-	// HLS VOD is for footage on this site's disk: a clear refusal.
-	var e struct{ Code string }
-	if st := viewer.Do("GET", "/api/v1/cameras/cam-b1/playback.m3u8?"+rng, nil, &e); st != 422 || e.Code != "use_mp4" {
-		t.Fatalf("HLS of a lower site's camera: status %d, %+v", st, e)
+	// HLS VOD: site B's playlist of its finished segments, each segment
+	// read through tier 1 (byte ranges, as players ask).
+	var pl string
+	waitFor(t, "a finished segment of cam-b1 at site B, listed at tier 1", func() bool {
+		st, body, _ := viewer.Raw("GET", fmt.Sprintf("/api/v1/cameras/cam-b1/playback.m3u8?from=%d&to=%d", since.UnixMilli(), time.Now().UnixMilli()), "", nil)
+		if st == 404 {
+			return false // nothing finished yet
+		}
+		if st != 200 {
+			t.Fatalf("HLS playlist of cam-b1 at tier 1: status %d %s", st, truncate(body))
+		}
+		pl = string(body)
+		return true
+	})
+	m := regexp.MustCompile(`#EXT-X-MAP:URI="([^"]+)",BYTERANGE="(\d+)@0"\n#EXTINF:[0-9.]+,\n#EXT-X-BYTERANGE:(\d+)@(\d+)\n(\S+)\n`).FindStringSubmatch(pl)
+	if m == nil || m[1] != m[5] || !strings.HasPrefix(m[1], "/api/v1/cameras/cam-b1/remote-segments/") {
+		t.Fatalf("playlist at tier 1 does not point at tier 1's segment route:\n%s", pl)
+	}
+	segID := strings.TrimSuffix(strings.TrimPrefix(m[1], "/api/v1/cameras/cam-b1/remote-segments/"), "/media.mp4")
+	g, err := record.GetSegment(ctx, b.App.DB.Q(), segID)
+	if err != nil || g.CameraID != "cam-b1" {
+		t.Fatalf("segment %s at site B: %v %+v", segID, err, g)
+	}
+	p, err := b.App.Recorder.SegmentPath(g.Storage, g.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initLen, _ := strconv.Atoi(m[2])
+	mediaLen, _ := strconv.Atoi(m[3])
+	mediaOff, _ := strconv.Atoi(m[4])
+	for _, r := range [][2]int{{0, initLen}, {mediaOff, mediaLen}} {
+		st, got, _ := viewer.WithHeader("Range", fmt.Sprintf("bytes=%d-%d", r[0], r[0]+r[1]-1)).Raw("GET", m[1], "", nil)
+		if st != 206 || !bytes.Equal(got, onDisk[r[0]:r[0]+r[1]]) {
+			t.Fatalf("segment bytes %d+%d through tier 1: status %d, %d bytes, equal %v", r[0], r[1], st, len(got), bytes.Equal(got, onDisk[r[0]:min(len(onDisk), r[0]+r[1])]))
+		}
+	}
+	if n := count(t, b.App.DB, `SELECT COUNT(*) FROM audit_log WHERE action = 'playback.start' AND actor_id = ? AND details LIKE '%"protocol":"hls"%'`,
+		tier1+"/"+viewerID); n < 1 {
+		t.Fatal("no HLS playback entry at site B for the tier-1 user")
+	}
+	// An independent HLS client plays it, with a stream token in the URLs.
+	if _, err := exec.LookPath("ffprobe"); err == nil {
+		var tok struct {
+			Token string `json:"token"`
+		}
+		if st := viewer.Do("POST", "/api/v1/cameras/cam-b1/stream-token", map[string]string{"variant": "main"}, &tok); st != 200 {
+			t.Fatalf("stream token: %d", st)
+		}
+		u := fmt.Sprintf("%s/api/v1/cameras/cam-b1/playback.m3u8?token=%s&from=%d&to=%d", t1.Base, tok.Token, since.UnixMilli(), time.Now().UnixMilli())
+		out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", u).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "h264,1280,720") {
+			t.Fatalf("ffprobe of tier 1's HLS of a lower site's camera: %v %s", err, out)
+		}
+	}
+	// A segment that is not that camera's is refused by the lower site.
+	if st, _, _ := viewer.Raw("GET", "/api/v1/cameras/cam-b1/remote-segments/0123456789abcdef01234567/media.mp4", "", nil); st != 404 {
+		t.Fatalf("unknown segment: status %d, want 404", st)
 	}
 }
 

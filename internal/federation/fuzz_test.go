@@ -103,6 +103,9 @@ func FuzzDecodeFootageRequest(f *testing.F) {
 	f.Add([]byte(`{"v":1,"op":"export_read","id":"ex-0123456789abcdef01234567","off":5,"n":1,` + by + `}`))
 	f.Add([]byte(`{"v":1,"op":"export_release","id":"ex-0123456789abcdef01234567",` + by + `}`))
 	f.Add([]byte(`{"v":1,"op":"clip_read","id":"cl-0123456789abcdef01234567","off":-1,"n":9999999}`))
+	f.Add([]byte(`{"v":1,"op":"hls","camera":"cam-1","from":1,"to":2,` + by + `}`))
+	f.Add([]byte(`{"v":1,"op":"segment_stat","camera":"cam-1","id":"0123456789abcdef01234567"}`))
+	f.Add([]byte(`{"v":1,"op":"segment_read","camera":"cam-1","id":"0123456789abcdef01234567","off":0,"n":4096}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeFootageRequest(data)
 		if err != nil {
@@ -113,11 +116,18 @@ func FuzzDecodeFootageRequest(f *testing.F) {
 		}
 		needsBy := false
 		switch r.Op {
-		case OpTimeline, OpClipOpen, OpExport:
+		case OpTimeline, OpClipOpen, OpExport, OpHLS:
 			if !relayCameraID(r.Camera) || r.From <= 0 || r.To <= r.From {
 				t.Fatalf("accepted range %+v", r)
 			}
 			needsBy = r.Op != OpTimeline
+		case OpSegmentStat, OpSegmentRead:
+			if !relayCameraID(r.Camera) || !validSegmentID(r.ID) {
+				t.Fatalf("accepted segment %+v", r)
+			}
+			if r.Op == OpSegmentRead && (r.Off < 0 || r.N <= 0 || r.N > footageChunk) {
+				t.Fatalf("accepted read %+v", r)
+			}
 			if r.Op == OpExport && (r.Requester == nil || r.Purpose == "") {
 				t.Fatalf("accepted an export without purpose or requester: %+v", r)
 			}
@@ -137,6 +147,35 @@ func FuzzDecodeFootageRequest(f *testing.F) {
 		}
 		if needsBy && (r.By == nil || !idRe.MatchString(r.By.Site) || r.By.UserID == "" || strings.Contains(r.By.UserID, "/")) {
 			t.Fatalf("accepted %s without a proper tier-1 user: %+v", r.Op, r.By)
+		}
+	})
+}
+
+// FuzzRewritePlaylist: a lower site's playlist reaches tier 1's player only
+// with tier 1's own segment URLs in it; anything else is refused.
+func FuzzRewritePlaylist(f *testing.F) {
+	f.Add("#EXTM3U\n#EXT-X-MAP:URI=\"" + segRef + "0123456789abcdef01234567\",BYTERANGE=\"10@0\"\n#EXTINF:1.000,\n" + segRef + "0123456789abcdef01234567\n#EXT-X-ENDLIST\n")
+	f.Add("#EXTM3U\nhttps://evil.example/x.mp4\n")
+	f.Add("#EXTM3U\n#EXT-X-MAP:URI=\"https://evil.example/init.mp4\"\n")
+	f.Add("#EXTM3U\n" + segRef + "../../etc\n")
+	f.Add("#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"http://x\"\n")
+	f.Fuzz(func(t *testing.T, pl string) {
+		out, err := rewritePlaylist(pl, func(id string) string { return "/t1/" + id })
+		if err != nil {
+			return
+		}
+		if strings.Contains(out, segRef) {
+			t.Fatalf("a segment reference left in %q", out)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "/t1/") {
+				t.Fatalf("foreign URI line %q", line)
+			}
+			for _, part := range strings.Split(line, "URI=")[1:] {
+				if !strings.HasPrefix(part, `"/t1/`) {
+					t.Fatalf("foreign URI attribute in %q", line)
+				}
+			}
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -118,11 +119,123 @@ func (s *Service) RemoteTimeline(ctx context.Context, cameraID string, from, to 
 	return *rep.Timeline, nil
 }
 
+// chunkFile reads a file of a lower site over the link, a chunk at a time
+// (io.ReaderAt, so http.ServeContent serves Range requests from it), with
+// the next chunk fetched ahead so a player streaming the file waits for the
+// link once, not once per chunk, and the last few chunks kept for the
+// player's next Range request.
+type chunkFile struct {
+	size int64
+	read func(idx int64) ([]byte, error) // chunk idx, exactly its length
+
+	mu     sync.Mutex
+	chunks map[int64]*chunkFetch
+	lru    []int64
+}
+
+type chunkFetch struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+func newChunkFile(size int64, read func(idx int64) ([]byte, error)) *chunkFile {
+	return &chunkFile{size: size, read: read, chunks: map[int64]*chunkFetch{}}
+}
+
+// chunkLen is the length of chunk idx of a file of size bytes.
+func chunkLen(size, idx int64) int { return int(min(int64(footageChunk), size-idx*footageChunk)) }
+
+// Size is the file's length in bytes.
+func (c *chunkFile) Size() int64 { return c.size }
+
+// ReadAt implements io.ReaderAt.
+func (c *chunkFile) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("federation: negative offset")
+	}
+	n := 0
+	for n < len(p) && off < c.size {
+		idx := off / footageChunk
+		f := c.fetch(idx)
+		if (idx+1)*footageChunk < c.size {
+			c.fetch(idx + 1)
+		}
+		<-f.done
+		if f.err != nil {
+			c.forget(idx)
+			return n, f.err
+		}
+		k := copy(p[n:], f.data[off-idx*footageChunk:])
+		if k == 0 {
+			return n, io.ErrUnexpectedEOF
+		}
+		n += k
+		off += int64(k)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// fetch returns chunk idx, started if it was not cached or in flight.
+func (c *chunkFile) fetch(idx int64) *chunkFetch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.chunks[idx]; f != nil {
+		c.touch(idx)
+		return f
+	}
+	f := &chunkFetch{done: make(chan struct{})}
+	c.chunks[idx] = f
+	c.touch(idx)
+	for len(c.lru) > clipCacheMax {
+		old := c.lru[0]
+		c.lru = c.lru[1:]
+		delete(c.chunks, old)
+	}
+	go func() {
+		defer close(f.done)
+		f.data, f.err = c.read(idx)
+	}()
+	return f
+}
+
+func (c *chunkFile) touch(idx int64) {
+	for i, v := range c.lru {
+		if v == idx {
+			c.lru = append(c.lru[:i], c.lru[i+1:]...)
+			break
+		}
+	}
+	c.lru = append(c.lru, idx)
+}
+
+func (c *chunkFile) forget(idx int64) {
+	c.mu.Lock()
+	delete(c.chunks, idx)
+	for i, v := range c.lru {
+		if v == idx {
+			c.lru = append(c.lru[:i], c.lru[i+1:]...)
+			break
+		}
+	}
+	c.mu.Unlock()
+}
+
+func (c *chunkFile) drop() {
+	c.mu.Lock()
+	c.chunks = map[int64]*chunkFetch{}
+	c.lru = nil
+	c.mu.Unlock()
+}
+
 // RemoteClip is the MP4 of a federated camera's range, read from its site
-// in chunks (io.ReaderAt, so http.ServeContent serves Range requests from
-// it). Release it after each use; tier 1 keeps it a minute for the next
-// Range request of the same player.
+// in chunks (see chunkFile). Release it after each use; tier 1 keeps it a
+// minute for the next Range request of the same player.
 type RemoteClip struct {
+	*chunkFile
 	ClipInfo
 	s      *Service
 	site   string
@@ -133,17 +246,9 @@ type RemoteClip struct {
 	key    string
 
 	mu     sync.Mutex
-	chunks map[int64]*chunkFetch
-	lru    []int64
 	refs   int
 	used   time.Time
 	closed bool
-}
-
-type chunkFetch struct {
-	done chan struct{}
-	data []byte
-	err  error
 }
 
 type remoteClips struct {
@@ -173,12 +278,13 @@ func (s *Service) OpenRemoteClip(ctx context.Context, cameraID string, from, to 
 	}
 	s.remote.mu.Unlock()
 	c := &RemoteClip{s: s, site: site, camera: cameraID, from: from.UnixMilli(), to: to.UnixMilli(), by: by, key: key,
-		chunks: map[int64]*chunkFetch{}, refs: 1, used: time.Now()}
+		refs: 1, used: time.Now()}
 	info, err := c.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c.ClipInfo = info
+	c.chunkFile = newChunkFile(info.Size, c.readChunk)
 	s.remote.mu.Lock()
 	if s.remote.m == nil {
 		s.remote.m = map[string]*RemoteClip{}
@@ -223,90 +329,16 @@ func (c *RemoteClip) Release() {
 	c.mu.Unlock()
 }
 
-// ReadAt reads from the lower site's MP4, a chunk at a time, with the next
-// chunk fetched ahead so a player streaming the file waits for the link
-// once, not once per chunk.
-func (c *RemoteClip) ReadAt(p []byte, off int64) (int, error) {
-	size := c.ClipInfo.Size
-	if off < 0 {
-		return 0, errors.New("federation: negative offset")
-	}
-	n := 0
-	for n < len(p) && off < size {
-		idx := off / footageChunk
-		f := c.fetch(idx)
-		if (idx+1)*footageChunk < size {
-			c.fetch(idx + 1)
-		}
-		<-f.done
-		if f.err != nil {
-			c.forget(idx)
-			return n, f.err
-		}
-		k := copy(p[n:], f.data[off-idx*footageChunk:])
-		if k == 0 {
-			return n, io.ErrUnexpectedEOF
-		}
-		n += k
-		off += int64(k)
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// fetch returns chunk idx, started if it was not cached or in flight.
-func (c *RemoteClip) fetch(idx int64) *chunkFetch {
+func (c *RemoteClip) clipID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if f := c.chunks[idx]; f != nil {
-		c.touch(idx)
-		return f
-	}
-	f := &chunkFetch{done: make(chan struct{})}
-	c.chunks[idx] = f
-	c.touch(idx)
-	for len(c.lru) > clipCacheMax {
-		old := c.lru[0]
-		c.lru = c.lru[1:]
-		delete(c.chunks, old)
-	}
-	id := c.ClipInfo.ID
-	go func() {
-		defer close(f.done)
-		f.data, f.err = c.readChunk(id, idx)
-	}()
-	return f
+	return c.ClipInfo.ID
 }
 
-func (c *RemoteClip) touch(idx int64) {
-	for i, v := range c.lru {
-		if v == idx {
-			c.lru = append(c.lru[:i], c.lru[i+1:]...)
-			break
-		}
-	}
-	c.lru = append(c.lru, idx)
-}
-
-func (c *RemoteClip) forget(idx int64) {
-	c.mu.Lock()
-	delete(c.chunks, idx)
-	for i, v := range c.lru {
-		if v == idx {
-			c.lru = append(c.lru[:i], c.lru[i+1:]...)
-			break
-		}
-	}
-	c.mu.Unlock()
-}
-
-func (c *RemoteClip) readChunk(id string, idx int64) ([]byte, error) {
-	off := idx * footageChunk
-	n := int(min(int64(footageChunk), c.ClipInfo.Size-off))
+func (c *RemoteClip) readChunk(idx int64) ([]byte, error) {
+	off, n := idx*footageChunk, chunkLen(c.ClipInfo.Size, idx)
 	ctx := c.s.ctx
-	m, err := c.s.askFootage(ctx, c.site, FootageRequest{Op: OpClipRead, ID: id, Off: off, N: n}, readTimeout)
+	m, err := c.s.askFootage(ctx, c.site, FootageRequest{Op: OpClipRead, ID: c.clipID(), Off: off, N: n}, readTimeout)
 	if errors.Is(err, playback.ErrNotFound) {
 		// The lower site closed the clip (idle, or it restarted): open the
 		// same range again; the file is the same if the footage is.
@@ -340,9 +372,8 @@ func (c *RemoteClip) close() {
 	}
 	c.closed = true
 	id := c.ClipInfo.ID
-	c.chunks = map[int64]*chunkFetch{}
-	c.lru = nil
 	c.mu.Unlock()
+	c.chunkFile.drop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _ = c.s.askFootage(ctx, c.site, FootageRequest{Op: OpClipClose, ID: id}, 5*time.Second)
@@ -491,4 +522,94 @@ func (s *Service) ReleaseRemoteExport(ctx context.Context, ex playback.EvidenceE
 	}
 	_, err := s.askFootage(ctx, ex.OriginSite, FootageRequest{Op: OpExportFree, ID: ex.ID, By: &by}, 30*time.Second)
 	return err
+}
+
+// RemoteHLS is the HLS VOD playlist of a federated camera's range, made by
+// its site from its recorded segments (audited there); segURL gives tier
+// 1's own URL of each segment (see OpenRemoteSegment).
+func (s *Service) RemoteHLS(ctx context.Context, cameraID string, from, to time.Time, by Viewer, segURL func(id string) string) (string, error) {
+	site, err := s.siteOf(ctx, cameraID)
+	if err != nil {
+		return "", err
+	}
+	m, err := s.askFootage(ctx, site, FootageRequest{Op: OpHLS, Camera: cameraID, From: from.UnixMilli(), To: to.UnixMilli(), By: &by}, 30*time.Second)
+	if err != nil {
+		return "", err
+	}
+	rep, err := footageReply(m)
+	if err != nil {
+		return "", err
+	}
+	return rewritePlaylist(rep.Playlist, segURL)
+}
+
+// rewritePlaylist puts tier 1's segment URLs in a lower site's playlist.
+// Every URI the site wrote must be one of its segments (segRef + id): any
+// other (a URL of the site's choosing) refuses the playlist rather than
+// reach the player.
+func rewritePlaylist(pl string, segURL func(id string) string) (string, error) {
+	if !strings.HasPrefix(pl, "#EXTM3U\n") || len(pl) > 4<<20 {
+		return "", fmt.Errorf("%w: no playlist in the answer", ErrUnreachable)
+	}
+	for _, line := range strings.Split(pl, "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, segRef) {
+			return "", fmt.Errorf("%w: a playlist URI that is not a segment", ErrUnreachable)
+		}
+		if strings.HasPrefix(line, "#") && strings.Count(line, "URI=") != strings.Count(line, `URI="`+segRef) {
+			return "", fmt.Errorf("%w: a playlist URI that is not a segment", ErrUnreachable)
+		}
+	}
+	var bad error
+	out := segRefRe.ReplaceAllStringFunc(pl, func(ref string) string {
+		id := strings.TrimPrefix(ref, segRef)
+		if !validSegmentID(id) {
+			bad = fmt.Errorf("%w: bad segment reference", ErrUnreachable)
+			return ""
+		}
+		return segURL(id)
+	})
+	if bad != nil {
+		return "", bad
+	}
+	return out, nil
+}
+
+var segRefRe = regexp.MustCompile(regexp.QuoteMeta(segRef) + `[^"\s]*`)
+
+// RemoteFile is a file of a lower site read over the link (io.ReaderAt).
+type RemoteFile struct{ *chunkFile }
+
+// OpenRemoteSegment opens a recorded segment of a federated camera at its
+// site, for tier 1's HLS player (the site checks it is that camera's).
+func (s *Service) OpenRemoteSegment(ctx context.Context, cameraID, segmentID string) (*RemoteFile, error) {
+	site, err := s.siteOf(ctx, cameraID)
+	if err != nil {
+		return nil, err
+	}
+	if !validSegmentID(segmentID) {
+		return nil, playback.ErrNotFound
+	}
+	m, err := s.askFootage(ctx, site, FootageRequest{Op: OpSegmentStat, Camera: cameraID, ID: segmentID}, 15*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := footageReply(m)
+	if err != nil {
+		return nil, err
+	}
+	if rep.Size <= 0 {
+		return nil, playback.ErrNotFound
+	}
+	size := rep.Size
+	return &RemoteFile{newChunkFile(size, func(idx int64) ([]byte, error) {
+		n := chunkLen(size, idx)
+		m, err := s.askFootage(s.ctx, site, FootageRequest{Op: OpSegmentRead, Camera: cameraID, ID: segmentID, Off: idx * footageChunk, N: n}, readTimeout)
+		if err != nil {
+			return nil, err
+		}
+		if len(m.Data) != n {
+			return nil, fmt.Errorf("%w: chunk of %d bytes, want %d", ErrUnreachable, len(m.Data), n)
+		}
+		return m.Data, nil
+	})}, nil
 }

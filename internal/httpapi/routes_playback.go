@@ -294,14 +294,30 @@ func (s *Server) routesPlayback() {
 			if _, err := s.camera(ctx, c, access.Playback, in.ID); err != nil {
 				return nil, err
 			}
-			if origin, err := s.originOf(ctx, in.ID); err != nil {
+			origin, err := s.originOf(ctx, in.ID)
+			if err != nil {
 				return nil, s.internal(ctx, "origin", err)
-			} else if origin != "" {
-				// HLS VOD serves recorded segment files from this site's
-				// disk; a lower site's footage comes as MP4 ranges.
-				return nil, ErrMsg(http.StatusUnprocessableEntity, "use_mp4", "", bi(c.lang,
-					"Camera của hệ thống cấp dưới: hãy xem lại bằng MP4 (playback.mp4, tối đa "+s.Playback.Options().MaxPlayback.String()+" mỗi đoạn)",
-					"A lower site's camera: play it back as MP4 (playback.mp4, up to "+s.Playback.Options().MaxPlayback.String()+" a range)"))
+			}
+			if origin != "" {
+				// The lower site makes the playlist of its segments; the
+				// player fetches each through this site, which reads it
+				// from the lower site over the link.
+				segURL := func(id string) string {
+					u := "/api/v1/cameras/" + url.PathEscape(in.ID) + "/remote-segments/" + id + "/media.mp4"
+					if in.Token != "" {
+						u += "?token=" + url.QueryEscape(in.Token)
+					}
+					return u
+				}
+				pl, err := s.Federation.RemoteHLS(ctx, in.ID, from, to, s.viewerAt(c), segURL)
+				if err != nil {
+					return nil, s.playbackErr(ctx, err)
+				}
+				s.auditPlay(ctx, c, in.ID, "hls", origin, from, to)
+				return &huma.StreamResponse{Body: func(hctx huma.Context) {
+					hctx.SetHeader("Content-Type", "application/vnd.apple.mpegurl")
+					_, _ = hctx.BodyWriter().Write([]byte(pl))
+				}}, nil
 			}
 			segURL := func(id string) string {
 				u := "/api/v1/recordings/segments/" + id + "/media.mp4"
@@ -361,6 +377,42 @@ func (s *Server) routesPlayback() {
 				r, w := humago.Unwrap(hctx)
 				w.Header().Set("Content-Type", "video/mp4")
 				http.ServeContent(w, r, "", time.UnixMilli(g.StartMS), f)
+			}}, nil
+		})
+
+	huma.Register(s.api, op(http.MethodGet, "/api/v1/cameras/{id}/remote-segments/{seg}/media.mp4", "remote-recording-segment",
+		"One recorded segment of a lower site's camera, read from that site over the link (HLS VOD media of playback.m3u8 at tier 1), with Range requests", tag),
+		func(ctx context.Context, in *struct {
+			IDPath
+			Seg   string `path:"seg" maxLength:"64"`
+			Token string `query:"token" maxLength:"1024"`
+		}) (*huma.StreamResponse, error) {
+			c, err := s.viewer(ctx, in.Token, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.camera(ctx, c, access.Playback, in.ID); err != nil {
+				return nil, err
+			}
+			if _, err := hexID(in.Seg); err != nil {
+				return nil, Err(c.lang, http.StatusNotFound, "not_found", "seg")
+			}
+			origin, err := s.originOf(ctx, in.ID)
+			if err != nil {
+				return nil, s.internal(ctx, "origin", err)
+			}
+			if origin == "" {
+				return nil, Err(c.lang, http.StatusNotFound, "not_found", "id")
+			}
+			f, err := s.Federation.OpenRemoteSegment(ctx, in.ID, in.Seg)
+			if err != nil {
+				return nil, s.playbackErr(ctx, err)
+			}
+			return &huma.StreamResponse{Body: func(hctx huma.Context) {
+				r, w := humago.Unwrap(hctx)
+				w.Header().Set("Content-Type", "video/mp4")
+				w.Header().Set("X-Vigil-Origin-Site", origin)
+				http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(f, 0, f.Size()))
 			}}, nil
 		})
 
