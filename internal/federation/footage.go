@@ -232,11 +232,7 @@ func (s *Service) footageOp(ctx context.Context, req FootageRequest) (FootageRep
 		if err != nil {
 			return rep, err
 		}
-		by := req.By
-		if _, err := s.d.Audit.Append(ctx, s.d.DB.Q(), audit.Entry{ActorID: by.ref(), Actor: by.Username, Org: by.Org,
-			Action: "playback.start", Object: "camera/" + cam.ID, Outcome: audit.OK, Remote: "federation:" + by.Site,
-			Details: map[string]any{"protocol": "hls", "via_site": by.Site, "viewer_remote": by.Remote,
-				"from": from.Format(time.RFC3339Nano), "to": to.Format(time.RFC3339Nano)}}); err != nil {
+		if err := s.auditPlayback(ctx, req.By, cam.ID, "hls", from, to); err != nil {
 			return rep, err
 		}
 		rep.Playlist = pl
@@ -251,11 +247,7 @@ func (s *Service) footageOp(ctx context.Context, req FootageRequest) (FootageRep
 		if err != nil {
 			return rep, err
 		}
-		by := req.By
-		if _, err := s.d.Audit.Append(ctx, s.d.DB.Q(), audit.Entry{ActorID: by.ref(), Actor: by.Username, Org: by.Org,
-			Action: "playback.start", Object: "camera/" + cam.ID, Outcome: audit.OK, Remote: "federation:" + by.Site,
-			Details: map[string]any{"protocol": "mp4", "via_site": by.Site, "viewer_remote": by.Remote,
-				"from": plan.Start.Format(time.RFC3339Nano), "to": plan.End.Format(time.RFC3339Nano)}}); err != nil {
+		if err := s.auditPlayback(ctx, req.By, cam.ID, "mp4", plan.Start, plan.End); err != nil {
 			plan.Close()
 			return rep, err
 		}
@@ -305,6 +297,15 @@ func (s *Service) segmentFile(ctx context.Context, cameraID, id string) (string,
 		return "", 0, ErrNotFound
 	}
 	return p, fi.Size(), nil
+}
+
+// auditPlayback writes a playback by a tier-1 user into this site's log.
+func (s *Service) auditPlayback(ctx context.Context, by *Viewer, cameraID, proto string, from, to time.Time) error {
+	_, err := s.d.Audit.Append(ctx, s.d.DB.Q(), audit.Entry{ActorID: by.ref(), Actor: by.Username, Org: by.Org,
+		Action: "playback.start", Object: "camera/" + cameraID, Outcome: audit.OK, Remote: "federation:" + by.Site,
+		Details: map[string]any{"protocol": proto, "via_site": by.Site, "viewer_remote": by.Remote,
+			"from": from.Format(time.RFC3339Nano), "to": to.Format(time.RFC3339Nano)}})
+	return err
 }
 
 func (s *Service) readFootage(ctx context.Context, req FootageRequest) ([]byte, error) {
