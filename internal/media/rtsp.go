@@ -363,7 +363,11 @@ func (rh *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*b
 	}
 	s, err := h.lookupPush(cameraID, v)
 	if err != nil {
-		return fail(base.StatusNotFound, "camera or stream not found", err)
+		reason := "camera not found"
+		if v == Sub {
+			reason = "camera or its sub stream not found"
+		}
+		return fail(base.StatusNotFound, reason, err)
 	}
 	if !s.push {
 		return fail(base.StatusForbidden, "not a push camera", fmt.Errorf("camera %s is pulled, not pushed", cameraID))
