@@ -351,7 +351,8 @@ func (s sourceResolver) Sources(ctx context.Context) ([]media.Source, error) {
 		if x.OriginSite != "" {
 			// A lower site's camera: pushed by that site, and only while
 			// someone here watches (video on demand across tiers).
-			src.MainURL, src.SubURL, src.Push, src.OnDemand = "", "", true, true
+			// Its sub stream, when it has one, is pushed on demand too.
+			src.MainURL, src.SubURL, src.Push, src.OnDemand, src.PushSub = "", "", true, true, x.FederatedSub
 			fed[x.CameraID] = true
 		}
 		out = append(out, src)

@@ -198,10 +198,11 @@ func (l *liveAuthorizer) AuthorizeRead(ctx context.Context, req media.ReadReques
 //
 // A lower site relaying a federated camera (video on demand across tiers)
 // presents instead its site id and the secret tier 1 sent it for that
-// camera; it is accepted only while tier 1 wants the camera and only for a
+// camera and variant (main at /push/<camera>, sub at /push/<camera>/sub);
+// it is accepted only while tier 1 wants that variant and only for a
 // camera whose origin is that site.
 func (l *liveAuthorizer) AuthorizePublish(ctx context.Context, req media.PublishRequest) (media.ReadGrant, error) {
-	if site, ok := l.a.Federation.CheckRelayPublish(req.CameraID, req.User, req.Password); ok {
+	if site, ok := l.a.Federation.CheckRelayPublish(req.CameraID, string(req.Variant), req.User, req.Password); ok {
 		return l.authorizeRelay(ctx, site, req)
 	}
 	p, err := l.a.Auth.AuthenticateToken(ctx, req.Password)
@@ -237,6 +238,9 @@ func (l *liveAuthorizer) AuthorizePublish(ctx context.Context, req media.Publish
 // authorizeRelay admits a lower site's push of one of its own cameras.
 func (l *liveAuthorizer) authorizeRelay(ctx context.Context, site string, req media.PublishRequest) (media.ReadGrant, error) {
 	rr := media.ReadRequest{CameraID: req.CameraID, Protocol: media.ProtoRelay, Remote: req.Remote}
+	if req.Variant == media.Sub {
+		rr.Variant = media.Sub // audited; main's entries stay as they were
+	}
 	actor := "site:" + site
 	origin, err := l.a.Registry.OriginSite(ctx, req.CameraID)
 	if err != nil || origin != site {

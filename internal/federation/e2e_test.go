@@ -14,6 +14,7 @@ import (
 	"github.com/vigil-vms/vigil/internal/config"
 	"github.com/vigil-vms/vigil/internal/federation"
 	"github.com/vigil-vms/vigil/internal/health"
+	"github.com/vigil-vms/vigil/internal/media"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/sim"
 	"github.com/vigil-vms/vigil/internal/store"
@@ -157,7 +158,8 @@ func TestFederation(t *testing.T) {
 	addCamera(t, a, "xa-a", "cam-a2", false)
 	addCamera(t, a, "xa-a", "cam-a-secret", true)
 	// cam-b1 is a simulated camera that site B pulls: its online status
-	// goes up and counts for the 5-day rule at tier 1.
+	// goes up and counts for the 5-day rule at tier 1. It has a sub stream
+	// (640x360), which tier 1 can have relayed on its own.
 	sm, err := sim.Start(ctx, sim.Config{Addr: "127.0.0.1:0", Cameras: []sim.CameraSpec{{ID: "cam-b1"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +167,7 @@ func TestFederation(t *testing.T) {
 	t.Cleanup(sm.Close)
 	if _, err := b.App.Registry.CreateCamera(ctx, seed, registry.CameraInput{ID: "cam-b1", SystemID: "huyen-b", Name: "Camera cam-b1",
 		Kinds: []string{"security"}, Purposes: []string{"urban_order"}, Area: "road", Lat: 21.4, Lon: 103.1,
-		MainURL: sm.URL("cam-b1", "main")}); err != nil {
+		MainURL: sm.URL("cam-b1", "main"), SubURL: sm.URL("cam-b1", "sub")}); err != nil {
 		t.Fatal(err)
 	}
 	b.App.ReloadMedia(ctx)
@@ -399,8 +401,9 @@ func TestFederation(t *testing.T) {
 }
 
 // vodAcrossTiers plays lower site b's camera cam-b1 at tier 1 through tier
-// 1's RTSP re-stream (ffprobe: codec and size), then checks that b's relay
-// stops once nobody watches at tier 1.
+// 1's RTSP re-stream (ffprobe: codec and size), its sub stream first (site B
+// relays the sub alone, 640x360) then its main stream (1280x720), then
+// checks that b's relays stop once nobody watches at tier 1.
 func vodAcrossTiers(t *testing.T, t1, b *apptest.Site, viewer *apptest.Client) {
 	t.Helper()
 	if _, err := exec.LookPath("ffprobe"); err != nil {
@@ -411,38 +414,64 @@ func vodAcrossTiers(t *testing.T, t1, b *apptest.Site, viewer *apptest.Client) {
 		return
 	}
 	ctx := context.Background()
-	if b.App.Relaying("cam-b1") {
+	if b.App.Relaying("cam-b1", media.Main) || b.App.Relaying("cam-b1", media.Sub) {
 		t.Fatal("site B relays cam-b1 before anyone watches at tier 1")
 	}
-	var tok struct {
-		RTSPURL string `json:"rtsp_url"`
-	}
-	if st := viewer.Do("POST", "/api/v1/cameras/cam-b1/stream-token", map[string]string{"variant": "main"}, &tok); st != 200 {
-		t.Fatalf("stream token for cam-b1 at tier 1: status %d", st)
-	}
-	if !strings.HasPrefix(tok.RTSPURL, "rtsp://"+t1.App.Hub.RTSPAddr()+"/") {
-		t.Fatalf("re-stream URL %q is not tier 1's", tok.RTSPURL)
-	}
-	var out string
-	waitFor(t, "cam-b1 playing at tier 1", func() bool {
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		o, err := exec.CommandContext(pctx, "ffprobe", "-v", "error", "-rtsp_transport", "tcp",
-			"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", tok.RTSPURL).CombinedOutput()
-		out = strings.TrimSpace(string(o))
-		return err == nil
+	// Tier 1 knows cam-b1 has a sub stream: its hub has a pushed sub.
+	waitFor(t, "cam-b1's sub stream at tier 1", func() bool {
+		st, ok := t1.App.Hub.State("cam-b1")
+		return ok && len(st) == 2 && st[1].Variant == media.Sub
 	})
-	if !strings.Contains(out, "h264,1280,720") {
+	probe := func(variant string) string {
+		t.Helper()
+		var tok struct {
+			RTSPURL string `json:"rtsp_url"`
+		}
+		if st := viewer.Do("POST", "/api/v1/cameras/cam-b1/stream-token", map[string]string{"variant": variant}, &tok); st != 200 {
+			t.Fatalf("stream token for cam-b1 (%s) at tier 1: status %d", variant, st)
+		}
+		if !strings.HasPrefix(tok.RTSPURL, "rtsp://"+t1.App.Hub.RTSPAddr()+"/") || !strings.Contains(tok.RTSPURL, "/cam-b1/"+variant) {
+			t.Fatalf("re-stream URL %q is not tier 1's %s", tok.RTSPURL, variant)
+		}
+		var out string
+		waitFor(t, "cam-b1 "+variant+" playing at tier 1", func() bool {
+			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			o, err := exec.CommandContext(pctx, "ffprobe", "-v", "error", "-rtsp_transport", "tcp",
+				"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", tok.RTSPURL).CombinedOutput()
+			out = strings.TrimSpace(string(o))
+			return err == nil
+		})
+		return out
+	}
+	// The sub stream, as a wall tile asks for it: site B relays its sub
+	// stream, and not its main stream, which nobody watches.
+	if out := probe("sub"); !strings.Contains(out, "h264,640,360") {
+		t.Fatalf("ffprobe of cam-b1's sub at tier 1: %q", out)
+	}
+	if !b.App.Relaying("cam-b1", media.Sub) {
+		t.Fatal("site B does not relay cam-b1's sub while it is watched at tier 1")
+	}
+	if b.App.Relaying("cam-b1", media.Main) {
+		t.Fatal("site B relays cam-b1's main stream although only its sub is watched")
+	}
+	// The main stream is still the full one.
+	if out := probe("main"); !strings.Contains(out, "h264,1280,720") {
 		t.Fatalf("ffprobe of cam-b1 at tier 1: %q", out)
 	}
-	// The push was admitted with the secret tier 1 made for site B.
-	if n := count(t, t1.App.DB, `SELECT COUNT(*) FROM audit_log WHERE action = 'push.start' AND object = 'camera/cam-b1' AND actor = 'site:site-b'`); n < 1 {
-		t.Fatalf("%d push.start entries by site B at tier 1", n)
+	// Each push was admitted with the secret tier 1 made for site B and
+	// that variant.
+	if n := count(t, t1.App.DB, `SELECT COUNT(*) FROM audit_log WHERE action = 'push.start' AND object = 'camera/cam-b1' AND actor = 'site:site-b'`); n < 2 {
+		t.Fatalf("%d push.start entries by site B at tier 1, want main and sub", n)
 	}
-	// Nobody watches any more: after the linger tier 1 releases the camera
-	// and site B's relay stops.
-	waitFor(t, "site B's relay stopped", func() bool { return !b.App.Relaying("cam-b1") })
-	waitFor(t, "push ended at tier 1", func() bool {
-		return count(t, t1.App.DB, `SELECT COUNT(*) FROM audit_log WHERE action = 'push.end' AND object = 'camera/cam-b1'`) >= 1
+	if n := count(t, t1.App.DB, `SELECT COUNT(*) FROM audit_log WHERE action = 'push.start' AND object = 'camera/cam-b1' AND actor = 'site:site-b' AND details LIKE '%"variant":"sub"%'`); n < 1 {
+		t.Fatalf("%d push.start entries of cam-b1's sub by site B at tier 1", n)
+	}
+	// Nobody watches any more: after the linger tier 1 releases each
+	// variant and site B's relays stop.
+	waitFor(t, "site B's sub relay stopped", func() bool { return !b.App.Relaying("cam-b1", media.Sub) })
+	waitFor(t, "site B's main relay stopped", func() bool { return !b.App.Relaying("cam-b1", media.Main) })
+	waitFor(t, "pushes ended at tier 1", func() bool {
+		return count(t, t1.App.DB, `SELECT COUNT(*) FROM audit_log WHERE action = 'push.end' AND object = 'camera/cam-b1'`) >= 2
 	})
 }

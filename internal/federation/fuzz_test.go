@@ -35,6 +35,8 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	f.Add([]byte(`{"v":1,"site":"site-b","seq":3,"kind":"status","status":{"camera_id":"cam-1","online":true}}`))
 	f.Add([]byte(`{"v":1,"site":"site-a","seq":4,"kind":"camera","camera":{"id":"c","system_id":"s","classified":true}}`))
 	f.Add([]byte(`{"v":1,"site":"site-a","seq":5,"kind":"camera.delete","camera":{"id":"c"}} {}`))
+	f.Add([]byte(`{"v":1,"site":"site-a","seq":6,"kind":"camera","camera":{"id":"cam-1","system_id":"xa","name":"n","kinds":["security"],"purposes":["urban_order"],"area":"road","lat":21,"lon":103,"changed_at":1,"version":2,"has_sub":true}}`))
+	f.Add([]byte(`{"v":1,"site":"site-a","seq":7,"kind":"camera","camera":{"id":"cam-1","system_id":"xa","has_sub":true,"sub_url":"rtsp://h/sub"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := DecodeEnvelope(data, "site-a")
 		if err != nil {
@@ -45,7 +47,8 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		}
 		switch e.Kind {
 		case KindCamera:
-			if e.Camera == nil || e.Camera.Classified || e.Camera.MainURL != "" || e.Camera.Password != "" || !idRe.MatchString(e.Camera.SystemID) {
+			// has_sub says a sub stream exists, never where: no URL.
+			if e.Camera == nil || e.Camera.Classified || e.Camera.MainURL != "" || e.Camera.SubURL != "" || e.Camera.Password != "" || !idRe.MatchString(e.Camera.SystemID) {
 				t.Fatalf("accepted camera %+v", e.Camera)
 			}
 		case KindCameraDelete:
@@ -72,10 +75,18 @@ func FuzzDecodeAskRequest(f *testing.F) {
 	f.Add([]byte(`{"v":1,"op":"status"}`))
 	f.Add([]byte(`{"v":2,"op":"status"}`))
 	f.Add([]byte(`{"v":1,"op":"push"}`))
+	f.Add([]byte(`{"v":1,"op":"relay","camera":"cam-b1","url":"rtsp://h:8554/push/cam-b1","user":"site-b","password":"x"}`))
+	f.Add([]byte(`{"v":1,"op":"relay","camera":"cam-b1","variant":"sub","url":"rtsp://h:8554/push/cam-b1/sub","user":"site-b","password":"x"}`))
+	f.Add([]byte(`{"v":1,"op":"relay_stop","camera":"cam-b1","variant":"sub"}`))
+	f.Add([]byte(`{"v":1,"op":"relay_stop","camera":"cam-b1","variant":"../main"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeAskRequest(data)
 		if err != nil {
 			return
+		}
+		// The variant is main ("" from a tier 1 of before variants) or sub.
+		if r.Variant != "" && r.Variant != VariantMain && r.Variant != VariantSub {
+			t.Fatalf("accepted variant %q", r.Variant)
 		}
 		if r.V != envelopeVersion || (r.Op != "status" && r.Op != "relay" && r.Op != "relay_stop") {
 			t.Fatalf("accepted %+v", r)

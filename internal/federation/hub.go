@@ -387,7 +387,7 @@ func (s *Service) apply(ctx context.Context, site string, msgs []jetstream.Msg) 
 					s.log.Warn("federation: camera of a system not enrolled for the site refused", "site", site, "camera", e.Camera.ID, "system", e.Camera.SystemID)
 					continue
 				}
-				ent, err := s.d.Registry.UpsertFederated(ctx, tx, fedActor(site), site, e.Camera.CameraInput, e.Camera.ChangedAt)
+				ent, err := s.d.Registry.UpsertFederated(ctx, tx, fedActor(site), site, e.Camera.CameraInput, e.Camera.ChangedAt, e.Camera.HasSub)
 				if err != nil {
 					if isRefusal(err) {
 						rejected++

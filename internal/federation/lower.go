@@ -187,7 +187,7 @@ func (sh *shipper) cameraEnvelope(ctx context.Context, id string) (Envelope, err
 		ID: c.ID, SystemID: c.SystemID, Name: c.Name, Kinds: c.Kinds, Purposes: c.Purposes, Area: c.Area,
 		Lat: c.Lat, Lon: c.Lon, AdminUnit: c.AdminUnit, Address: c.Address, Public: c.Public, Transport: c.Transport,
 		OnDemand: true, Consent: c.Consent, InstalledAt: c.InstalledAt,
-	}, ChangedAt: store.MS(c.ChangedAt), Version: c.Version}
+	}, ChangedAt: store.MS(c.ChangedAt), Version: c.Version, HasSub: c.SubURL != ""}
 	return Envelope{Kind: KindCamera, Camera: rec}, nil
 }
 

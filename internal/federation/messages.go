@@ -55,6 +55,9 @@ type CameraRecord struct {
 	registry.CameraInput
 	ChangedAt int64 `json:"changed_at"`
 	Version   int64 `json:"version"`
+	// HasSub: the camera has a sub stream, so tier 1 can ask for it
+	// (video on demand across tiers) instead of the main stream.
+	HasSub bool `json:"has_sub,omitempty"`
 }
 
 // StatusRecord is a camera's state as the lower site sees it.
@@ -146,10 +149,14 @@ func parseDetails(s string) (map[string]any, error) {
 type AskRequest struct {
 	V  int    `json:"v"`
 	Op string `json:"op"` // "status", "relay", "relay_stop"
-	// relay: push Camera's main stream to URL (tier 1's RTSP push-in)
+	// relay: push Camera's stream Variant to URL (tier 1's RTSP push-in)
 	// with User/Password, a short-lived secret tier 1 made for this camera
-	// (never logged). relay_stop: stop pushing Camera.
-	Camera   string `json:"camera,omitempty"`
+	// and variant (never logged). relay_stop: stop pushing Camera's
+	// Variant.
+	Camera string `json:"camera,omitempty"`
+	// Variant is "main" or "sub"; empty (the request of a tier 1 that
+	// knows no variants) is main.
+	Variant  string `json:"variant,omitempty"`
 	URL      string `json:"url,omitempty"`
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`
@@ -176,6 +183,9 @@ func DecodeAskRequest(data []byte) (AskRequest, error) {
 	}
 	if r.V != envelopeVersion {
 		return r, fmt.Errorf("federation: request version %d not supported", r.V)
+	}
+	if _, ok := relayVariant(r.Variant); !ok {
+		return r, fmt.Errorf("federation: request: bad variant %q", r.Variant)
 	}
 	switch r.Op {
 	case "status":

@@ -54,12 +54,12 @@ type Deps struct {
 	// OnLinkAlert runs (tier 1) after a link-down alert opened (open) or
 	// closed, so the incidents room tracks it against its deadline.
 	OnLinkAlert func(ctx context.Context, site string, open bool, downSince time.Time, systems []string)
-	// RelayStart (lower site) starts pushing a camera's main stream to
-	// pushURL (tier 1's push-in, credentials in the URL: never log it),
-	// replacing a running push of that camera; RelayStop stops it. Nil:
-	// this site does not relay video.
-	RelayStart func(cameraID, pushURL string) error
-	RelayStop  func(cameraID string)
+	// RelayStart (lower site) starts pushing a camera's stream variant
+	// ("main" or "sub") to pushURL (tier 1's push-in, credentials in the
+	// URL: never log it), replacing a running push of that camera and
+	// variant; RelayStop stops it. Nil: this site does not relay video.
+	RelayStart func(cameraID, variant, pushURL string) error
+	RelayStop  func(cameraID, variant string)
 	// Playback is this site's recordings and evidence store: a lower site
 	// serves tier 1's footage requests from it, tier 1 imports exports of
 	// lower sites' cameras into it. Nil: no footage across tiers.

@@ -60,6 +60,7 @@ type ReadGrant struct {
 // PublishRequest is what an RTSP push-in client presents (NVRs, federation).
 type PublishRequest struct {
 	CameraID string
+	Variant  Variant // Main for /push/<camera>
 	User     string
 	Password string
 	Remote   string
@@ -95,6 +96,9 @@ type Source struct {
 	// Push, the hub tells Config.OnDemand when to ask for the push.
 	OnDemand bool
 	Push     bool // the camera pushes to us (RTSP push-in); no pull
+	// PushSub: with Push, the camera also pushes a sub stream (to
+	// /push/<camera>/sub); without it readers of Sub get Main.
+	PushSub bool
 }
 
 // SourceResolver tells the hub which cameras exist; the hub calls it at start

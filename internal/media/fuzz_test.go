@@ -59,6 +59,9 @@ func FuzzParsePath(f *testing.F) {
 	f.Add("/push/cam1")
 	f.Add("//sub")
 	f.Add("/push/")
+	f.Add("/push/cam1/sub")
+	f.Add("/push/cam1/main/")
+	f.Add("/push/cam1/other")
 	f.Fuzz(func(t *testing.T, p string) {
 		id, v, push, ok := parsePath(p)
 		if !ok {
@@ -67,8 +70,12 @@ func FuzzParsePath(f *testing.F) {
 		if id == "" || strings.Contains(id, "/") {
 			t.Fatalf("bad id %q from %q", id, p)
 		}
-		if !push && v != Main && v != Sub {
+		// Reads and pushes alike name main or sub (a bare push path is main).
+		if v != Main && v != Sub {
 			t.Fatalf("bad variant %q from %q", v, p)
+		}
+		if push && v == Sub && !strings.HasSuffix(strings.TrimRight(p, "/"), "/sub") {
+			t.Fatalf("sub push from %q", p)
 		}
 	})
 }

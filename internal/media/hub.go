@@ -59,9 +59,11 @@ type Config struct {
 	// (not wanted; the hub then also closes the publish session, so the
 	// push stops even if the message is lost). While wanted and not online
 	// it is told again every WaitReady, so a lost request or a relay that
-	// failed is retried. Calls for one camera come one at a time from that
-	// camera's goroutine; they may block for a few seconds.
-	OnDemand func(cameraID string, wanted bool)
+	// failed is retried. A camera with a pushed sub stream (Source.PushSub)
+	// is driven per variant: its sub stream's readers want (camera, Sub)
+	// only. Calls for one stream come one at a time from that stream's
+	// goroutine; they may block for a few seconds.
+	OnDemand func(cameraID string, v Variant, wanted bool)
 }
 
 func (c *Config) defaults() {
@@ -241,6 +243,8 @@ func (h *Hub) Reload(ctx context.Context) error {
 		c.main = newStream(h, s, Main, s.MainURL)
 		if s.SubURL != "" && !s.Push {
 			c.sub = newStream(h, s, Sub, s.SubURL)
+		} else if s.Push && s.PushSub {
+			c.sub = newStream(h, s, Sub, "")
 		}
 		h.cams[id] = c
 		start = append(start, c)
@@ -337,6 +341,25 @@ func (h *Hub) lookup(cameraID string, v Variant) (*stream, error) {
 		return nil, ErrNotFound
 	}
 	return c.stream(v), nil
+}
+
+// lookupPush finds the stream a push to /push/<camera>[/<variant>] feeds:
+// no fallback from Sub to Main, so a push of a sub stream the camera does
+// not have is refused rather than mixed into its main stream.
+func (h *Hub) lookupPush(cameraID string, v Variant) (*stream, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	c, ok := h.cams[cameraID]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	if v == Sub {
+		if c.sub == nil {
+			return nil, ErrNotFound
+		}
+		return c.sub, nil
+	}
+	return c.main, nil
 }
 
 // OpenReader implements ReaderOpener.

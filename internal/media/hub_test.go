@@ -698,9 +698,12 @@ func TestOnDemandPushRelay(t *testing.T) {
 	var calls []bool
 	var stop context.CancelFunc
 	relayDone := make(chan error, 4)
-	e.hub.cfg.OnDemand = func(cam string, wanted bool) {
+	e.hub.cfg.OnDemand = func(cam string, v Variant, wanted bool) {
 		mu.Lock()
 		defer mu.Unlock()
+		if v != Main {
+			t.Errorf("OnDemand(%s, %s): a camera without a pushed sub is asked for main only", cam, v)
+		}
 		calls = append(calls, wanted)
 		if stop != nil {
 			stop()
@@ -709,7 +712,9 @@ func TestOnDemandPushRelay(t *testing.T) {
 		if wanted {
 			ctx, cancel := context.WithCancel(context.Background())
 			stop = cancel
-			go func() { relayDone <- Relay(ctx, e.hub, "src", "rtsp://pub:secret@"+e.hub.RTSPAddr()+"/push/"+cam) }()
+			go func() {
+				relayDone <- Relay(ctx, e.hub, "src", Main, "rtsp://pub:secret@"+e.hub.RTSPAddr()+"/push/"+cam)
+			}()
 		}
 	}
 	if err := e.hub.Reload(context.Background()); err != nil {
@@ -722,12 +727,13 @@ func TestOnDemandPushRelay(t *testing.T) {
 	mu.Unlock()
 
 	c := newCollector()
-	h, err := e.hub.OpenInternalReader(context.Background(), "up", Main, ProtoRecord, c)
+	// No pushed sub: a reader of the sub variant gets main (and wants main).
+	h, err := e.hub.OpenInternalReader(context.Background(), "up", Sub, ProtoRecord, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.waitVideo(t, 3)
-	if st, _ := e.hub.State("up"); st[0].Width != 1280 || st[0].Height != 720 {
+	if st, _ := e.hub.State("up"); len(st) != 1 || st[0].Width != 1280 || st[0].Height != 720 {
 		t.Fatalf("relayed stream: %+v", st[0])
 	}
 	h.Close()
@@ -742,5 +748,91 @@ func TestOnDemandPushRelay(t *testing.T) {
 	defer mu.Unlock()
 	if len(calls) != 2 || !calls[0] || calls[1] {
 		t.Fatalf("OnDemand calls %v, want [true false]", calls)
+	}
+}
+
+// TestOnDemandPushRelaySub: a pushed on-demand camera with a pushed sub
+// stream (Source.PushSub) is wanted per variant: a sub reader asks for
+// (camera, sub) only, the relay of the source's sub stream to
+// /push/<camera>/sub feeds it, and it is released on its own.
+func TestOnDemandPushRelaySub(t *testing.T) {
+	e := startEnv(t, []sim.CameraSpec{{ID: "src"}}, nil)
+	e.res.srcs = []Source{{CameraID: "src", MainURL: e.sim.URL("src", "main"), SubURL: e.sim.URL("src", "sub")},
+		{CameraID: "up", Push: true, OnDemand: true, PushSub: true}}
+	e.hub.cfg.OnDemandLinger = 200 * time.Millisecond
+	type call struct {
+		v      Variant
+		wanted bool
+	}
+	var mu sync.Mutex
+	var calls []call
+	stops := map[Variant]context.CancelFunc{}
+	relayDone := make(chan Variant, 8)
+	e.hub.cfg.OnDemand = func(cam string, v Variant, wanted bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, call{v, wanted})
+		if stop := stops[v]; stop != nil {
+			stop()
+			delete(stops, v)
+		}
+		if wanted {
+			ctx, cancel := context.WithCancel(context.Background())
+			stops[v] = cancel
+			go func() {
+				_ = Relay(ctx, e.hub, "src", v, "rtsp://pub:secret@"+e.hub.RTSPAddr()+"/push/"+cam+"/"+string(v))
+				relayDone <- v
+			}()
+		}
+	}
+	if err := e.hub.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.hub.State("up"); len(st) != 2 || st[1].Variant != Sub {
+		t.Fatalf("pushed camera with a sub: states %+v", st)
+	}
+
+	c := newCollector()
+	h, err := e.hub.OpenInternalReader(context.Background(), "up", Sub, ProtoRecord, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.waitVideo(t, 3)
+	st, _ := e.hub.State("up")
+	if st[1].Width != 640 || st[1].Height != 360 || st[1].Status != StatusOnline {
+		t.Fatalf("relayed sub stream: %+v", st[1])
+	}
+	if st[0].Status == StatusOnline {
+		t.Fatalf("main pushed although only sub is watched: %+v", st[0])
+	}
+	h.Close()
+	select {
+	case v := <-relayDone:
+		if v != Sub {
+			t.Fatalf("relay of %s ended", v)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("sub relay still running after the last reader left")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 2 || calls[0] != (call{Sub, true}) || calls[1] != (call{Sub, false}) {
+		t.Fatalf("OnDemand calls %v, want [{sub true} {sub false}]", calls)
+	}
+}
+
+// TestPushSubRefused: a push to /push/<camera>/sub of a camera without a
+// pushed sub stream is refused, not mixed into its main stream.
+func TestPushSubRefused(t *testing.T) {
+	e := startEnv(t, []sim.CameraSpec{{ID: "src"}}, nil)
+	e.res.srcs = []Source{{CameraID: "src", MainURL: e.sim.URL("src", "main")}, {CameraID: "up", Push: true}}
+	if err := e.hub.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := Relay(ctx, e.hub, "src", Main, "rtsp://pub:secret@"+e.hub.RTSPAddr()+"/push/up/sub")
+	if err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("push of a sub the camera does not have: %v", err)
 	}
 }

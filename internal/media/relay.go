@@ -40,15 +40,16 @@ type relayTrack struct {
 	encode func(u *Unit) ([]*rtp.Packet, error)
 }
 
-// Relay publishes camera cameraID's main stream, read from the hub with an
-// internal reader, to pushURL with RTSP ANNOUNCE/RECORD, until ctx ends (nil
-// returned), the stream ends here, or the server closes the session (tier 1
-// does so when nobody watches any more). It is how a lower site sends a
+// Relay publishes camera cameraID's stream v (main or sub; a camera without
+// a sub stream gives its main), read from the hub with an internal reader,
+// to pushURL with RTSP ANNOUNCE/RECORD, until ctx ends (nil returned), the
+// stream ends here, or the server closes the session (tier 1 does so when
+// nobody watches that variant any more). It is how a lower site sends a
 // camera to tier 1's push-in: the lower site dials out, so NAT does not
 // matter. pushURL carries credentials: errors never include it.
-func Relay(ctx context.Context, o ReaderOpener, cameraID, pushURL string) error {
+func Relay(ctx context.Context, o ReaderOpener, cameraID string, v Variant, pushURL string) error {
 	rr := &relayReader{ch: make(chan *Unit, relayQueue)}
-	h, err := o.OpenInternalReader(ctx, cameraID, Main, ProtoRelay, rr)
+	h, err := o.OpenInternalReader(ctx, cameraID, v, ProtoRelay, rr)
 	if err != nil {
 		return err
 	}

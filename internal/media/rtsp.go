@@ -18,7 +18,7 @@ import (
 var basicOnly = []auth.VerifyMethod{auth.VerifyMethodBasic}
 
 // rtspHandler serves the RTSP re-stream (/<camera>/<main|sub>) and push-in
-// (/push/<camera>) on the hub's listener.
+// (/push/<camera>[/<main|sub>]) on the hub's listener.
 type rtspHandler struct{ h *Hub }
 
 // connData is per RTSP connection. A reader is authorized at DESCRIBE, but
@@ -340,7 +340,7 @@ func (rh *rtspHandler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionClose
 func (rh *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
 	h := rh.h
 	remote := remoteOf(ctx.Conn)
-	cameraID, _, push, ok := parsePath(ctx.Path)
+	cameraID, v, push, ok := parsePath(ctx.Path)
 	if !ok || !push {
 		rh.logRefusal("bad_path", remote, "", nil)
 		return &base.Response{StatusCode: base.StatusNotFound}, nil
@@ -349,7 +349,7 @@ func (rh *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*b
 	if !ok || user == "" {
 		return unauthorized()
 	}
-	grant, err := h.auth.AuthorizePublish(h.ctx, PublishRequest{CameraID: cameraID, User: user, Password: pass, Remote: remote})
+	grant, err := h.auth.AuthorizePublish(h.ctx, PublishRequest{CameraID: cameraID, Variant: v, User: user, Password: pass, Remote: remote})
 	if err != nil {
 		rh.logRefusal("publish_denied", remote, ctx.Path, err)
 		h.m.authFailures.WithLabelValues("publish").Inc()
@@ -361,9 +361,13 @@ func (rh *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*b
 		}
 		return &base.Response{StatusCode: code}, err
 	}
-	s, err := h.lookup(cameraID, Main)
+	s, err := h.lookupPush(cameraID, v)
 	if err != nil {
-		return fail(base.StatusNotFound, "camera not found", err)
+		reason := "camera not found"
+		if v == Sub {
+			reason = "camera or its sub stream not found"
+		}
+		return fail(base.StatusNotFound, reason, err)
 	}
 	if !s.push {
 		return fail(base.StatusForbidden, "not a push camera", fmt.Errorf("camera %s is pulled, not pushed", cameraID))

@@ -296,7 +296,7 @@ func (s *stream) demandLoop() {
 		if wanted {
 			// Not waited for: stop() runs under Reload, which must not
 			// hang on a slow link.
-			go cb(s.cameraID, false)
+			go cb(s.cameraID, s.variant, false)
 		}
 	}()
 	for {
@@ -308,14 +308,14 @@ func (s *stream) demandLoop() {
 			retry = nil
 			if wanted && s.demandCount() > 0 && !s.isOnline() {
 				s.log.Info("on-demand pushed camera still not online: asking again")
-				cb(s.cameraID, true)
+				cb(s.cameraID, s.variant, true)
 			}
 		case <-linger:
 			linger = nil
 			if wanted && s.demandCount() <= 0 {
 				wanted, retry = false, nil
 				s.log.Info("on-demand pushed camera released: no reader left")
-				cb(s.cameraID, false)
+				cb(s.cameraID, s.variant, false)
 				s.mu.Lock()
 				pub := s.publisher
 				s.mu.Unlock()
@@ -329,7 +329,7 @@ func (s *stream) demandLoop() {
 			linger = nil
 			if !wanted {
 				wanted = true
-				cb(s.cameraID, true)
+				cb(s.cameraID, s.variant, true)
 			}
 		} else if wanted && linger == nil {
 			linger = time.After(s.hub.cfg.OnDemandLinger)

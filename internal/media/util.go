@@ -117,13 +117,15 @@ func basicCredentials(authz base.HeaderValue) (user, pass string, ok bool) {
 }
 
 // parsePath splits an RTSP path into a read target (<camera>/<main|sub>) or
-// a push target (push/<camera>).
+// a push target (push/<camera>, the main stream, or push/<camera>/<main|sub>).
 func parsePath(p string) (cameraID string, v Variant, push bool, ok bool) {
 	p = strings.Trim(p, "/")
 	parts := strings.Split(p, "/")
 	switch {
 	case len(parts) == 2 && parts[0] == "push" && parts[1] != "":
 		return parts[1], Main, true, true
+	case len(parts) == 3 && parts[0] == "push" && parts[1] != "" && (parts[2] == string(Main) || parts[2] == string(Sub)):
+		return parts[1], Variant(parts[2]), true, true
 	case len(parts) == 2 && parts[0] != "" && parts[0] != "push" && (parts[1] == string(Main) || parts[1] == string(Sub)):
 		return parts[0], Variant(parts[1]), false, true
 	}

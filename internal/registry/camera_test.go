@@ -532,3 +532,45 @@ func fmtErrs(es registry.ValidationErrors) string {
 	}
 	return b.String()
 }
+
+// TestFederatedSub: tier 1 stores whether a lower site's camera has a sub
+// stream, from each shared record, and hands it to the media hub (the sub
+// is then pushed on demand on its own); a local camera never has it.
+func TestFederatedSub(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		f.svc.SetSiteID("db-ioc")
+		if _, err := f.svc.CreateCamera(ctx, actor, validCamera("cam-local")); err != nil {
+			t.Fatal(err)
+		}
+		in := validCamera("cam-fed")
+		in.SystemID = "sys-private"
+		in.MainURL = ""
+		in.Consent = registry.Consent{Doc: "HĐ-01", Date: "2025-01-02", Scope: "security_order"}
+		source := func(id string) registry.StreamSource {
+			t.Helper()
+			srcs, err := f.svc.StreamSources(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range srcs {
+				if s.CameraID == id {
+					return s
+				}
+			}
+			t.Fatalf("no source %s", id)
+			return registry.StreamSource{}
+		}
+		for i, sub := range []bool{true, false, true} {
+			if _, err := f.svc.UpsertFederated(ctx, db.Q(), actor, "xa-thanh-minh", in, int64(1000+i), sub); err != nil {
+				t.Fatalf("upsert %d: %v", i, err)
+			}
+			if s := source("cam-fed"); s.FederatedSub != sub || s.OriginSite != "xa-thanh-minh" || !s.Push || s.SubURL != "" {
+				t.Fatalf("upsert %d (sub %v): source %+v", i, sub, s)
+			}
+		}
+		if s := source("cam-local"); s.FederatedSub {
+			t.Fatalf("local camera with a federated sub: %+v", s)
+		}
+	})
+}

@@ -528,6 +528,9 @@ type StreamSource struct {
 	// OriginSite is the lower site a federated camera comes from (tier 1);
 	// its video is pushed by that site on demand.
 	OriginSite string
+	// FederatedSub: a federated camera (tier 1) has a sub stream at its
+	// site, which that site pushes on demand too.
+	FederatedSub bool
 }
 
 func (s StreamSource) redacted() map[string]any {
@@ -567,12 +570,12 @@ func RedactURL(raw string) string {
 	return u.String()
 }
 
-const sourceCols = `id, main_url, main_cred_sealed, sub_url, sub_cred_sealed, transport, on_demand, push, origin_site`
+const sourceCols = `id, main_url, main_cred_sealed, sub_url, sub_cred_sealed, transport, on_demand, push, origin_site, federated_sub`
 
 func (s *Service) scanSource(sc interface{ Scan(...any) error }) (StreamSource, error) {
 	var src StreamSource
 	var mainSealed, subSealed string
-	if err := sc.Scan(&src.CameraID, &src.MainURL, &mainSealed, &src.SubURL, &subSealed, &src.Transport, &src.OnDemand, &src.Push, &src.OriginSite); err != nil {
+	if err := sc.Scan(&src.CameraID, &src.MainURL, &mainSealed, &src.SubURL, &subSealed, &src.Transport, &src.OnDemand, &src.Push, &src.OriginSite, &src.FederatedSub); err != nil {
 		return src, err
 	}
 	var err error

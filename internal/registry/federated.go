@@ -42,8 +42,9 @@ func refuseFederated(ctx context.Context, q store.Q, id string) error {
 // video pushed on demand. changedAtMS is the lower site's change time (the
 // start of the 5-day deadline, R-FED-2). It returns the audit entry that
 // records the change, for the caller to append in the same transaction (the
-// federation appends a whole batch at once).
-func (s *Service) UpsertFederated(ctx context.Context, q store.Q, a Actor, site string, in CameraInput, changedAtMS int64) (audit.Entry, error) {
+// federation appends a whole batch at once). hasSub records that the camera
+// has a sub stream at its site, which tier 1 can then ask for on its own.
+func (s *Service) UpsertFederated(ctx context.Context, q store.Q, a Actor, site string, in CameraInput, changedAtMS int64, hasSub bool) (audit.Entry, error) {
 	in.MainURL, in.SubURL, in.Username, in.Password, in.Push = "", "", "", "", true
 	r, es := validateCamera(in)
 	if r.in.ID == "" {
@@ -68,11 +69,11 @@ func (s *Service) UpsertFederated(ctx context.Context, q store.Q, a Actor, site 
 	case errors.Is(err, sql.ErrNoRows):
 		_, err = q.Exec(ctx, `INSERT INTO cameras (id, system_id, name, kinds, purposes, area, area_bit, lat, lon, admin_unit, address,
 			classified, public, transport, on_demand, push, consent_doc, consent_date, consent_scope, installed_at, changed_at,
-			first_connected_at, search_text, version, created_at, updated_at, origin_site)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, TRUE, TRUE, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?, ?)`,
+			first_connected_at, search_text, version, created_at, updated_at, origin_site, federated_sub)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, TRUE, TRUE, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?, ?, ?)`,
 			n.ID, n.SystemID, n.Name, r.kinds, r.purposes, n.Area, r.areaBit, n.Lat, n.Lon, n.AdminUnit, n.Address,
 			n.Public, n.Transport, n.Consent.Doc, n.Consent.Date, n.Consent.Scope, r.installedMS, changedAtMS,
-			cameraSearch(n), now, now, site)
+			cameraSearch(n), now, now, site, hasSub)
 		if err != nil {
 			return audit.Entry{}, err
 		}
@@ -84,10 +85,10 @@ func (s *Service) UpsertFederated(ctx context.Context, q store.Q, a Actor, site 
 	}
 	_, err = q.Exec(ctx, `UPDATE cameras SET system_id = ?, name = ?, kinds = ?, purposes = ?, area = ?, area_bit = ?, lat = ?, lon = ?,
 		admin_unit = ?, address = ?, public = ?, consent_doc = ?, consent_date = ?, consent_scope = ?, installed_at = ?, changed_at = ?,
-		search_text = ?, version = version + 1, updated_at = ? WHERE id = ? AND origin_site = ?`,
+		search_text = ?, federated_sub = ?, version = version + 1, updated_at = ? WHERE id = ? AND origin_site = ?`,
 		n.SystemID, n.Name, r.kinds, r.purposes, n.Area, r.areaBit, n.Lat, n.Lon,
 		n.AdminUnit, n.Address, n.Public, n.Consent.Doc, n.Consent.Date, n.Consent.Scope, r.installedMS, changedAtMS,
-		cameraSearch(n), now, n.ID, site)
+		cameraSearch(n), hasSub, now, n.ID, site)
 	if err != nil {
 		return audit.Entry{}, err
 	}
