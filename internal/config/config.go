@@ -181,6 +181,18 @@ type Federation struct {
 	LeafTLSKey  string `yaml:"leaf_tls_key"`
 	// LeafCA (lower site): CA file that signs tier 1's leaf certificate.
 	LeafCA string `yaml:"leaf_ca"`
+	// NatsURL (tier 1, large sites): an external NATS cluster (client
+	// URLs, comma-separated) instead of the embedded server. The cluster
+	// runs in operator mode with a full account resolver and JetStream
+	// domain = site.id; lower sites dial its leaf listener (leaf_url).
+	NatsURL string `yaml:"nats_url"`
+	// NatsOperatorSeedFile (with nats_url): file holding the operator
+	// signing key seed the cluster trusts (read, never logged); tier 1
+	// signs each enrolled site's account JWT with it.
+	NatsOperatorSeedFile string `yaml:"nats_operator_seed_file"`
+	// NatsSystemCreds (with nats_url): creds file of a user of the
+	// cluster's system account (pushes account JWTs, reads leaf links).
+	NatsSystemCreds string `yaml:"nats_system_creds"`
 	// Upstream and EnrollToken (lower site): enroll at first start.
 	Upstream    string `yaml:"upstream"`
 	EnrollToken string `yaml:"enroll_token"`
@@ -640,6 +652,7 @@ func (c *Config) validateFederation(add func(field, rule string, args ...any), c
 	if (f.LeafTLSCert == "") != (f.LeafTLSKey == "") {
 		add("federation.leaf_tls_cert", "leaf_tls_cert and leaf_tls_key go together")
 	}
+	c.validateExternalNATS(add)
 	if (f.Upstream == "") != (f.EnrollToken == "") {
 		add("federation.enroll_token", "upstream and enroll_token go together")
 	}
@@ -657,5 +670,45 @@ func (c *Config) validateFederation(add func(field, rule string, args ...any), c
 	}
 	if f.ConnectDeadline < time.Minute || f.ConnectDeadline > 5*24*time.Hour {
 		add("federation.connect_deadline", "must be between 1m and 120h: a camera is connected to tier 1 within 5 days (R-FED-2)")
+	}
+}
+
+// validateExternalNATS checks nats_url and what goes with it.
+func (c *Config) validateExternalNATS(add func(field, rule string, args ...any)) {
+	f := &c.Federation
+	if f.NatsURL == "" {
+		if f.NatsOperatorSeedFile != "" {
+			add("federation.nats_operator_seed_file", "only with federation.nats_url")
+		}
+		if f.NatsSystemCreds != "" {
+			add("federation.nats_system_creds", "only with federation.nats_url")
+		}
+		return
+	}
+	if c.Site.Tier != 1 {
+		add("federation.nats_url", "only a tier-1 site uses an external NATS cluster (site.tier is %d)", c.Site.Tier)
+	}
+	if f.LeafListen != "" {
+		add("federation.nats_url", "nats_url and leaf_listen exclude each other: with an external cluster lower sites dial the cluster's leaf listener")
+	}
+	if f.LeafURL == "" {
+		add("federation.leaf_url", "required with nats_url: the URL lower sites dial, the external cluster's leaf listener")
+	}
+	for _, u := range strings.Split(f.NatsURL, ",") {
+		u = strings.TrimSpace(u)
+		ok := false
+		for _, p := range []string{"nats://", "tls://", "ws://", "wss://"} {
+			ok = ok || (strings.HasPrefix(u, p) && len(u) > len(p))
+		}
+		if !ok {
+			add("federation.nats_url", "must be nats://, tls://, ws:// or wss:// URLs, comma-separated (got %q)", u)
+			break
+		}
+	}
+	if f.NatsOperatorSeedFile == "" {
+		add("federation.nats_operator_seed_file", "required with nats_url: the operator signing key seed the cluster trusts")
+	}
+	if f.NatsSystemCreds == "" {
+		add("federation.nats_system_creds", "required with nats_url: creds of a system account user of the cluster")
 	}
 }

@@ -19,6 +19,13 @@ func TestFederationValidation(t *testing.T) {
 		{"federation:\n  connect_deadline: 200h\n", "federation.connect_deadline", "within 5 days"},
 		{"federation:\n  link_down_alert: 10ms\n", "federation.link_down_alert", "at least 1s"},
 		{"federation:\n  status_interval: 1ms\n", "federation.status_interval", "between"},
+		{"site:\n  tier: 2\nfederation:\n  nats_url: nats://n1:4222\n", "federation.nats_url", "only a tier-1 site"},
+		{"federation:\n  nats_url: nats://n1:4222\n  leaf_listen: 127.0.0.1:7422\n", "federation.nats_url", "exclude each other"},
+		{"federation:\n  nats_url: nats://n1:4222\n", "federation.leaf_url", "required with nats_url"},
+		{"federation:\n  nats_url: nats://n1:4222\n", "federation.nats_operator_seed_file", "required with nats_url"},
+		{"federation:\n  nats_url: nats://n1:4222\n", "federation.nats_system_creds", "required with nats_url"},
+		{"federation:\n  nats_url: n1:4222\n", "federation.nats_url", "nats://"},
+		{"federation:\n  nats_system_creds: sys.creds\n", "federation.nats_system_creds", "only with federation.nats_url"},
 	}
 	for _, tc := range cases {
 		path := filepath.Join(t.TempDir(), "c.yaml")
@@ -44,5 +51,12 @@ func TestFederationValidation(t *testing.T) {
 	_ = os.WriteFile(path, []byte(ok), 0o600)
 	if _, err := Load(path, []string{"VIGIL_FEDERATION_SHARE_SYSTEMS=a, b"}); err != nil {
 		t.Fatalf("valid federation config refused: %v", err)
+	}
+	ext := "federation:\n  nats_url: nats://n1:4222, tls://n2:4222\n  leaf_url: tls://nats.example.vn:7422\n" +
+		"  nats_operator_seed_file: op.nk\n  nats_system_creds: sys.creds\n"
+	path = filepath.Join(t.TempDir(), "ext.yaml")
+	_ = os.WriteFile(path, []byte(ext), 0o600)
+	if _, err := Load(path, nil); err != nil {
+		t.Fatalf("valid external NATS config refused: %v", err)
 	}
 }

@@ -24,8 +24,12 @@ type Credentials struct {
 	Systems      []string `json:"systems"`
 	LeafURL      string   `json:"leaf_url"`
 	LeafUser     string   `json:"leaf_user"`
-	LeafPassword string   `json:"leaf_password"`
-	EnrolledAt   int64    `json:"enrolled_at"`
+	LeafPassword string   `json:"leaf_password,omitempty"`
+	// LeafCreds is, when tier 1 runs on an external NATS cluster, the leaf
+	// credential as a creds file (a user JWT of the site's account and its
+	// seed) in place of user/password.
+	LeafCreds  string `json:"leaf_creds,omitempty"`
+	EnrolledAt int64  `json:"enrolled_at"`
 }
 
 // EnrollRequest is what `vigil enroll` sends to tier 1.
@@ -36,19 +40,30 @@ type EnrollRequest struct {
 
 const credFile = "federation.json"
 
+// leafCredsFile is where a lower site puts its creds file for the NATS
+// server to read (written at each start from the sealed copy).
+const leafCredsFile = "federation-leaf.creds"
+
 type credOnDisk struct {
 	Credentials
 	LeafPasswordSealed string `json:"leaf_password_sealed"`
+	LeafCredsSealed    string `json:"leaf_creds_sealed,omitempty"`
 }
 
-// SaveCredentials writes the credentials (password sealed) to dataDir.
+// SaveCredentials writes the credentials (password and creds sealed) to
+// dataDir.
 func SaveCredentials(dataDir string, sealer registry.Sealer, c Credentials) error {
 	sealed, err := sealer.Seal([]byte(c.LeafPassword))
 	if err != nil {
 		return err
 	}
 	d := credOnDisk{Credentials: c, LeafPasswordSealed: sealed}
-	d.LeafPassword = ""
+	if c.LeafCreds != "" {
+		if d.LeafCredsSealed, err = sealer.Seal([]byte(c.LeafCreds)); err != nil {
+			return err
+		}
+	}
+	d.LeafPassword, d.LeafCreds = "", ""
 	b, _ := json.MarshalIndent(d, "", "  ")
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
@@ -76,7 +91,28 @@ func LoadCredentials(dataDir string, sealer registry.Sealer) (Credentials, error
 		return Credentials{}, fmt.Errorf("federation: %s: %w", credFile, err)
 	}
 	d.Credentials.LeafPassword = string(p)
+	if d.LeafCredsSealed != "" {
+		cr, err := sealer.Open(d.LeafCredsSealed)
+		if err != nil {
+			return Credentials{}, fmt.Errorf("federation: %s: %w", credFile, err)
+		}
+		d.Credentials.LeafCreds = string(cr)
+	}
 	return d.Credentials, nil
+}
+
+// writeLeafCreds writes the leaf creds file (0600) into dataDir and returns
+// its path.
+func writeLeafCreds(dataDir, creds string) (string, error) {
+	path := filepath.Join(dataDir, leafCredsFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(creds), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp, path)
 }
 
 // Enroll redeems token at the tier-1 site at baseURL for site siteID and
@@ -108,7 +144,7 @@ func Enroll(ctx context.Context, client *http.Client, baseURL, token, siteID, da
 	if err := json.Unmarshal(data, &c); err != nil {
 		return Credentials{}, fmt.Errorf("federation: enroll answer: %w", err)
 	}
-	if c.SiteID != siteID || c.LeafURL == "" || c.LeafPassword == "" {
+	if c.SiteID != siteID || c.LeafURL == "" || (c.LeafPassword == "" && c.LeafCreds == "") {
 		return Credentials{}, errors.New("federation: enroll answer incomplete")
 	}
 	if err := SaveCredentials(dataDir, sealer, c); err != nil {

@@ -148,6 +148,16 @@ func (s *Service) Redeem(ctx context.Context, token, siteID, remote string) (Cre
 	if err := s.activate(siteID, hashSecret(secret)); err != nil {
 		return Credentials{}, err
 	}
+	if s.ext != nil {
+		// A user JWT of the site's account at the external cluster (the
+		// previous one, if any, is revoked).
+		creds, err := s.ext.issueLeaf(ctx, siteID)
+		if err != nil {
+			return Credentials{}, err
+		}
+		return Credentials{SiteID: siteID, HubSiteID: s.d.Cfg.Site.ID, Systems: splitList(systems), LeafURL: s.LeafURL(),
+			LeafUser: leafUser(siteID), LeafCreds: creds, EnrolledAt: now}, nil
+	}
 	return Credentials{SiteID: siteID, HubSiteID: s.d.Cfg.Site.ID, Systems: splitList(systems), LeafURL: s.LeafURL(),
 		LeafUser: leafUser(siteID), LeafPassword: secret, EnrolledAt: now}, nil
 }
@@ -177,14 +187,22 @@ func (s *Service) Revoke(ctx context.Context, by Actor, siteID string) error {
 	if err != nil {
 		return err
 	}
-	s.node.removeSite(siteID)
+	var cut error
+	if s.ext != nil {
+		// The revoked user is refused and its leaf closed by the cluster
+		// once it has the account's new JWT; a failed push is retried at
+		// the next start (startHub).
+		cut = s.ext.revokeSite(ctx, siteID)
+	} else {
+		s.node.removeSite(siteID)
+	}
 	s.mu.Lock()
 	if a := s.appliers[siteID]; a != nil {
 		a.close()
 		delete(s.appliers, siteID)
 	}
 	s.mu.Unlock()
-	return nil
+	return cut
 }
 
 // startHub restores every enrolled site and starts the link monitor.
@@ -209,6 +227,11 @@ func (s *Service) startHub() error {
 			return err
 		}
 	}
+	if s.ext != nil {
+		if err := s.recutRevoked(); err != nil {
+			return err
+		}
+	}
 	s.go_(s.monitorLinks)
 	s.go_(s.expireRemoteClips)
 	return nil
@@ -217,7 +240,11 @@ func (s *Service) startHub() error {
 // activate registers a site's account and credential and starts its
 // applier.
 func (s *Service) activate(site, hash string) error {
-	if err := s.node.addSite(site, hash); err != nil {
+	if s.ext != nil {
+		if err := s.ext.addSite(s.ctx, site); err != nil {
+			return err
+		}
+	} else if err := s.node.addSite(site, hash); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -244,7 +271,13 @@ type applier struct {
 }
 
 func (s *Service) newApplier(site string) (*applier, error) {
-	nc, err := s.node.connect(accountFor(site), "vigil-apply-"+site)
+	var nc *nats.Conn
+	var err error
+	if s.ext != nil {
+		nc, err = s.ext.connect(site, "vigil-apply-"+site)
+	} else {
+		nc, err = s.node.connect(accountFor(site), "vigil-apply-"+site)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -255,6 +288,21 @@ func (s *Service) newApplier(site string) (*applier, error) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	defer cancel()
+	if s.ext != nil {
+		// The cluster's JetStream domain must be tier 1's site id: the
+		// leafs' allow-list denies $JS.<tier-1 site>.API.>, and no lower
+		// site's domain may be the cluster's.
+		ai, err := js.AccountInfo(ctx)
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("federation: JetStream of %s at the NATS cluster: %w", site, err)
+		}
+		if ai.Domain != s.d.Cfg.Site.ID {
+			nc.Close()
+			return nil, fmt.Errorf("federation: the NATS cluster's JetStream domain is %q; it must be this site's id %q (jetstream { domain: %s })",
+				ai.Domain, s.d.Cfg.Site.ID, s.d.Cfg.Site.ID)
+		}
+	}
 	_, err = js.CreateOrUpdateStream(ctx, inStreamConfig(site, true))
 	if err != nil {
 		nc.Close()
@@ -590,4 +638,30 @@ func (s *Service) Ask(ctx context.Context, site string, req AskRequest) (AskRepl
 		return AskReply{}, fmt.Errorf("%w: answer from %q", ErrUnreachable, rep.SiteID)
 	}
 	return rep, nil
+}
+
+// recutRevoked revokes again, at the external cluster, the leaf user of
+// every revoked site that still has one (a revoke whose push failed).
+func (s *Service) recutRevoked() error {
+	rows, err := s.d.DB.Q().Query(s.ctx, `SELECT a.site_id FROM federation_nats_accounts a JOIN federation_sites f ON f.site_id = a.site_id
+		WHERE f.revoked_at <> 0 AND a.leaf_user_key <> ''`)
+	if err != nil {
+		return err
+	}
+	var sites []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		sites = append(sites, id)
+	}
+	rows.Close()
+	for _, id := range sites {
+		if err := s.ext.revokeSite(s.ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

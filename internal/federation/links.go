@@ -55,11 +55,20 @@ func (s *Service) checkLinks(ctx context.Context, now time.Time) error {
 		return err
 	}
 	ms := now.UnixMilli()
+	leafUp := func(site string) bool { return s.node.leafConnected(site) }
+	if s.ext != nil {
+		// One question to the cluster for every site.
+		links, err := s.ext.leafLinks(ctx)
+		if err != nil {
+			return err
+		}
+		leafUp = func(site string) bool { return links[site] }
+	}
 	for _, x := range sites {
 		if !x.RevokedAt.IsZero() {
 			continue
 		}
-		up := s.node.leafConnected(x.SiteID)
+		up := leafUp(x.SiteID)
 		state := x.LinkState
 		switch {
 		case up:

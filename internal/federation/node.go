@@ -55,7 +55,10 @@ type remoteLeaf struct {
 	URL      string // nats-leaf://host:port or tls://host:port
 	User     string
 	Password string
-	TLS      *tls.Config
+	// CredsFile: a creds file (user JWT + seed) instead of user/password
+	// (tier 1 on an external NATS cluster).
+	CredsFile string
+	TLS       *tls.Config
 }
 
 // accountFor is the tier-1 NATS account of a lower site: each lower site
@@ -109,8 +112,12 @@ func startNode(o nodeOptions) (*node, error) {
 		if err != nil {
 			return nil, fmt.Errorf("federation: leaf url: %w", err)
 		}
-		u.User = url.UserPassword(o.Remote.User, o.Remote.Password)
 		r := &server.RemoteLeafOpts{URLs: []*url.URL{u}, LocalAccount: server.DEFAULT_GLOBAL_ACCOUNT}
+		if o.Remote.CredsFile != "" {
+			r.Credentials = o.Remote.CredsFile
+		} else {
+			u.User = url.UserPassword(o.Remote.User, o.Remote.Password)
+		}
 		if o.Remote.TLS != nil || u.Scheme == "tls" {
 			r.TLS, r.TLSConfig = true, o.Remote.TLS
 		}

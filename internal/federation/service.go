@@ -77,6 +77,9 @@ type Service struct {
 	log *slog.Logger
 
 	node *node
+	// ext is tier 1's external NATS cluster (federation.nats_url), in
+	// place of the embedded node.
+	ext  *extCluster
 	ctx  context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -119,10 +122,14 @@ func New(d Deps) *Service {
 func (s *Service) Enabled() bool { return s != nil && s.d.Cfg.Federation.Enabled }
 
 // IsHub reports whether this site accepts lower sites (tier 1 with a leaf
-// listener).
+// listener, its own or an external NATS cluster's).
 func (s *Service) IsHub() bool {
-	return s.Enabled() && s.d.Cfg.Site.Tier == 1 && s.d.Cfg.Federation.LeafListen != ""
+	f := s.d.Cfg.Federation
+	return s.Enabled() && s.d.Cfg.Site.Tier == 1 && (f.LeafListen != "" || f.NatsURL != "")
 }
+
+// external reports whether tier 1 runs on an external NATS cluster.
+func (s *Service) external() bool { return s.IsHub() && s.d.Cfg.Federation.NatsURL != "" }
 
 // Start starts the embedded NATS server and the link's background work.
 func (s *Service) Start(ctx context.Context) error {
@@ -132,6 +139,20 @@ func (s *Service) Start(ctx context.Context) error {
 	cfg := s.d.Cfg
 	s.ctx, s.stop = context.WithCancel(ctx)
 	o := nodeOptions{SiteID: cfg.Site.ID, StoreDir: filepath.Join(cfg.DataDir, "nats")}
+	if s.external() {
+		// No server of its own: the cluster is the transport.
+		c, err := openExtCluster(cfg, s.d.DB, s.d.Sealer)
+		if err != nil {
+			return err
+		}
+		s.ext = c
+		if err := s.startHub(); err != nil {
+			s.Close()
+			return err
+		}
+		s.log.Info("federation started", "site", cfg.Site.ID, "hub", true, "nats", "external")
+		return nil
+	}
 	if s.IsHub() {
 		o.LeafListen = cfg.Federation.LeafListen
 		if cfg.Federation.LeafTLSCert != "" {
@@ -159,6 +180,13 @@ func (s *Service) Start(ctx context.Context) error {
 		default:
 			s.creds = &cr
 			r := &remoteLeaf{URL: cr.LeafURL, User: cr.LeafUser, Password: cr.LeafPassword}
+			if cr.LeafCreds != "" {
+				// A user JWT of tier 1's external NATS cluster: the
+				// server reads it from a file.
+				if r.CredsFile, err = writeLeafCreds(cfg.DataDir, cr.LeafCreds); err != nil {
+					return err
+				}
+			}
 			if strings.HasPrefix(cr.LeafURL, "tls://") || cfg.Federation.LeafCA != "" {
 				tc := &tls.Config{MinVersion: tls.VersionTLS12}
 				if cfg.Federation.LeafCA != "" {
@@ -220,6 +248,7 @@ func (s *Service) Close() {
 	if s.node != nil {
 		s.node.shutdown()
 	}
+	s.ext.close()
 }
 
 // LeafURL is the URL lower sites dial (tier 1).

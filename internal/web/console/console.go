@@ -64,7 +64,7 @@ func SettingsOf(cfg config.Config) Settings {
 		MapTileURL: cfg.Web.MapTileURL}
 	switch f := cfg.Federation; {
 	case !f.Enabled:
-	case cfg.Site.Tier == 1 && f.LeafListen != "":
+	case cfg.Site.Tier == 1 && (f.LeafListen != "" || f.NatsURL != ""):
 		s.Federation = "hub"
 	case cfg.Site.Tier > 1:
 		s.Federation = "lower"
