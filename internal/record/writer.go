@@ -28,9 +28,15 @@ type camRecorder struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
-	mu        sync.Mutex
-	stopped   bool
-	seg       *openSeg
+	mu      sync.Mutex
+	stopped bool
+	seg     *openSeg
+	// tail is the segment before seg, after a roll, until its last audio
+	// is in: a camera sends the keyframe that starts the next segment before
+	// the audio packet that ends just before it. Its last fragment is
+	// written when audio past its end arrives, or before seg's first
+	// fragment, whichever is first.
+	tail      *openSeg
 	pend      *pendSample
 	prevPTS   int64
 	havePrev  bool
@@ -222,7 +228,7 @@ func (r *camRecorder) watchdog(ctx context.Context) {
 			return
 		case <-t.C:
 			r.mu.Lock()
-			if r.seg != nil && time.Since(r.lastUnit) > r.s.opt.Silence {
+			if (r.seg != nil || r.tail != nil) && time.Since(r.lastUnit) > r.s.opt.Silence {
 				r.finish("silence")
 			}
 			r.mu.Unlock()
@@ -327,6 +333,7 @@ func (r *camRecorder) onUnit(u *media.Unit, audio *audioTrack) {
 			r.finish("roll")
 			r.reason = "roll"
 			if !r.begin(u, codec) {
+				r.closeTail()
 				return
 			}
 			dts = r.seg.dts(u)
@@ -342,7 +349,8 @@ func (r *camRecorder) onAudio(u *media.Unit, audio *audioTrack) {
 	r.s.m.bytesIn.Add(float64(len(u.Payload) + auSize(u.AU)))
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.stopped || r.seg == nil || r.seg.audio != audio || !r.seg.haveZero {
+	live := r.seg != nil && r.seg.audio == audio && r.seg.haveZero
+	if r.stopped || (!live && (r.tail == nil || r.tail.audio != audio)) {
 		// Before the first keyframe of a segment: nothing to put it with.
 		r.apend, r.aq = nil, r.aq[:0]
 		return
@@ -357,6 +365,9 @@ func (r *camRecorder) onAudio(u *media.Unit, audio *audioTrack) {
 			r.aq = append(r.aq, *p)
 		}
 		r.apend = &s
+	}
+	if t := r.tail; t != nil && r.apend != nil && r.apend.pts >= t.audioEnd() {
+		r.closeTail() // every sample of its time is in
 	}
 }
 
@@ -373,6 +384,12 @@ func (g *openSeg) audioZero() int64 {
 	return floorDiv(g.zero*g.audio.clock, g.clock)
 }
 
+// audioEnd is, in the audio clock, where the segment's video ends once its
+// open fragment is written.
+func (g *openSeg) audioEnd() int64 {
+	return g.audioZero() + floorDiv(int64(g.written+g.fragTicks)*g.audio.clock, g.clock)
+}
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if (a%b != 0) && ((a < 0) != (b < 0)) {
@@ -386,13 +403,11 @@ func floorDiv(a, b int64) int64 {
 // as the audio track of the fragment being written. Samples from before the
 // segment's start are dropped; later ones wait for the next fragment (or,
 // when the segment rolls over, the next segment).
-func (r *camRecorder) audioRun(final bool) *fmp4.PartTrack {
-	g := r.seg
+func (r *camRecorder) audioRun(g *openSeg, final bool) *fmp4.PartTrack {
 	if g.audio == nil || !g.haveZero {
 		return nil
 	}
-	zero := g.audioZero()
-	end := zero + floorDiv(int64(g.written+g.fragTicks)*g.audio.clock, g.clock)
+	zero, end := g.audioZero(), g.audioEnd()
 	if p := r.apend; final && p != nil && p.pts < end {
 		r.aq = append(r.aq, *p)
 		r.apend = nil
@@ -589,7 +604,7 @@ func (r *camRecorder) add(p *pendSample, dur int64) {
 	g := r.seg
 	fragLen := uint64(int64(r.s.opt.FragmentLength) * g.clock / int64(time.Second))
 	if len(g.frag) > 0 && (g.fragTicks >= fragLen || (p.key && g.fragTicks >= fragLen/2)) {
-		r.flush(false)
+		r.flush(g, false)
 	}
 	if p.payload == nil {
 		return
@@ -603,13 +618,15 @@ func (r *camRecorder) add(p *pendSample, dur int64) {
 
 // flush writes the open fragment in one write, with the audio received for
 // its time span; final at the end of the segment.
-func (r *camRecorder) flush(final bool) {
-	g := r.seg
+func (r *camRecorder) flush(g *openSeg, final bool) {
 	if len(g.frag) == 0 {
 		return
 	}
+	if g == r.seg {
+		r.closeTail() // its audio cannot wait longer: seg's takes over
+	}
 	before := g.file.size
-	if err := g.file.writeFragment(g.fragBase, g.frag, r.audioRun(final)); err != nil {
+	if err := g.file.writeFragment(g.fragBase, g.frag, r.audioRun(g, final)); err != nil {
 		r.fail(err)
 	}
 	r.s.m.bytesOut.Add(float64(g.file.size - before))
@@ -625,10 +642,12 @@ func (r *camRecorder) flush(final bool) {
 	}
 }
 
-// finish closes the open segment. Called with r.mu held.
+// finish closes the open segment. Called with r.mu held. On a roll, a
+// segment with audio becomes the tail (closed by closeTail).
 func (r *camRecorder) finish(why string) {
 	g := r.seg
 	if g == nil {
+		r.closeTail()
 		return
 	}
 	if p := r.pend; p != nil {
@@ -639,11 +658,35 @@ func (r *camRecorder) finish(why string) {
 		r.add(p, dur)
 		r.pend = nil
 	}
-	r.flush(true)
+	r.seg = nil
+	r.prevEndMS = g.row.StartMS + int64(g.written+g.fragTicks)*1000/g.clock
+	r.contig = why == "roll"
+	if why != "roll" {
+		r.havePrev = false
+	}
+	r.closeTail()
+	if why == "roll" && g.audio != nil && len(g.frag) > 0 {
+		r.tail = g
+		return
+	}
+	r.close(g)
 	if why != "roll" {
 		// The next segment starts after a gap: queued audio is not its.
 		r.apend, r.aq = nil, r.aq[:0]
 	}
+}
+
+// closeTail closes the tail segment, if any, with the audio received so far.
+func (r *camRecorder) closeTail() {
+	if g := r.tail; g != nil {
+		r.tail = nil
+		r.close(g)
+	}
+}
+
+// close writes a segment's last fragment, closes its file and indexes it.
+func (r *camRecorder) close(g *openSeg) {
+	r.flush(g, true)
 	if err := g.file.close(); err != nil {
 		r.fail(err)
 	}
@@ -656,11 +699,5 @@ func (r *camRecorder) finish(why string) {
 	r.s.enqueue(indexOp{kind: "update", seg: g.row})
 	if g.row.State == StateDeleting {
 		r.s.enqueue(indexOp{kind: "drop", seg: g.row})
-	}
-	r.prevEndMS = g.row.EndMS
-	r.contig = why == "roll"
-	r.seg = nil
-	if why != "roll" {
-		r.havePrev = false
 	}
 }
