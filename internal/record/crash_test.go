@@ -76,6 +76,8 @@ func killDashNine(t *testing.T, audio bool) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A failed wait below must not leave the recorder running.
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	var open record.SegmentRow
 	recordtest.WaitFor(t, "two closed segments and an open one with fragments", func() bool {
 		segs := allSegments(t, db, "cam-k")

@@ -349,11 +349,19 @@ func (r *camRecorder) onAudio(u *media.Unit, audio *audioTrack) {
 	r.s.m.bytesIn.Add(float64(len(u.Payload) + auSize(u.AU)))
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	live := r.seg != nil && r.seg.audio == audio && r.seg.haveZero
-	if r.stopped || (!live && (r.tail == nil || r.tail.audio != audio)) {
+	cur := r.seg
+	if cur == nil {
+		cur = r.tail
+	}
+	switch {
+	case r.stopped:
+		return
+	case cur == nil:
 		// Before the first keyframe of a segment: nothing to put it with.
 		r.apend, r.aq = nil, r.aq[:0]
 		return
+	case cur.audio != audio:
+		return // a unit of an earlier reader session, delivered late
 	}
 	var buf [4]audioSample
 	for _, s := range audio.samples(u, buf[:0]) {
