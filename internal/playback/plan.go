@@ -147,7 +147,7 @@ func Build(ctx context.Context, q store.Q, res Resolver, cameraID string, from, 
 			t, ms, endMS, at int64
 			s                record.Sample
 		}
-		var refs []ref
+		refs := make([]ref, 0, fi.Frames)
 		for fr := range fi.Frags {
 			f := &fi.Frags[fr]
 			t := int64(f.BaseTime)
@@ -235,44 +235,60 @@ func Build(ctx context.Context, q store.Q, res Resolver, cameraID string, from, 
 	}
 	// The header: marshal the presentation without payloads, noting the
 	// order in which it lays the samples out in the mdat (it interleaves
-	// the tracks by time); the media bytes are then read from the files in
-	// that order.
+	// the tracks by time, each track's samples in order); the media bytes
+	// are then read from the files in that order. A video-only MP4 has them
+	// in the track's order: the marshal stops at the first payload.
 	var hb bytes.Buffer
-	var order []src
-	inHeader := true
-	note := func(s src) func() ([]byte, error) {
-		return func() ([]byte, error) {
-			inHeader = false
-			order = append(order, s)
-			return nil, nil
-		}
-	}
-	for i, s := range track.Samples {
-		s.GetPayload = note(vsrc[i])
-	}
 	pres := pmp4.Presentation{Tracks: []*pmp4.Track{track}}
+	order := vsrc
 	if au != nil && len(au.track.Samples) > 0 {
-		for i, s := range au.track.Samples {
-			s.GetPayload = note(au.src[i])
-		}
 		pres.Tracks = append(pres.Tracks, au.track)
+		order = make([]src, 0, len(vsrc)+len(au.src))
 	} else {
 		p.Audio = ""
 	}
-	if err := pres.Marshal(writerFunc(func(b []byte) (int, error) {
+	inHeader := true
+	next := func(srcs []src) func() ([]byte, error) {
+		i := 0
+		return func() ([]byte, error) {
+			if len(pres.Tracks) == 1 {
+				return nil, errHeaderDone
+			}
+			inHeader = false
+			if i >= len(srcs) {
+				return nil, errors.New("more samples than planned")
+			}
+			order = append(order, srcs[i])
+			i++
+			return nil, nil
+		}
+	}
+	vnext := next(vsrc)
+	for _, s := range track.Samples {
+		s.GetPayload = vnext
+	}
+	if len(pres.Tracks) > 1 {
+		anext := next(au.src)
+		for _, s := range au.track.Samples {
+			s.GetPayload = anext
+		}
+	}
+	err = pres.Marshal(writerFunc(func(b []byte) (int, error) {
 		if inHeader {
 			hb.Write(b)
 		}
 		return len(b), nil
-	})); err != nil {
+	}))
+	switch {
+	case len(pres.Tracks) == 1 && errors.Is(err, errHeaderDone):
+		err = nil
+	case len(pres.Tracks) == 1 && err == nil:
+		err = errors.New("no payload requested")
+	case err == nil && len(order) != len(vsrc)+len(au.src):
+		err = errors.New("samples missing from the layout")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("playback: mp4 header: %w", err)
-	}
-	want := len(vsrc)
-	if len(pres.Tracks) > 1 {
-		want += len(au.src)
-	}
-	if len(order) != want {
-		return nil, errors.New("playback: mp4 header: samples missing from the layout")
 	}
 	p.header = hb.Bytes()
 	outAt := int64(len(p.header))
@@ -291,6 +307,8 @@ func Build(ctx context.Context, q store.Q, res Resolver, cameraID string, from, 
 	p.size = outAt
 	return p, nil
 }
+
+var errHeaderDone = errors.New("header done")
 
 type writerFunc func([]byte) (int, error)
 
