@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
 	"github.com/vigil-vms/vigil/internal/media"
@@ -46,6 +48,9 @@ type RecordedSpan struct {
 type Plan struct {
 	CameraID string
 	Codec    string
+	// Audio is the audio track's codec (AAC, or LPCM for G.711 cameras), ""
+	// when no segment of the range has audio.
+	Audio    string
 	Start    time.Time // wall time of the first frame (a keyframe at or before the asked start)
 	End      time.Time // wall time after the last frame
 	Duration time.Duration
@@ -63,10 +68,17 @@ type Plan struct {
 }
 
 type chunk struct {
-	path   string
+	path   string // "" for silence: zero bytes (LPCM)
 	fileAt int64
 	outAt  int64
 	n      int64
+}
+
+// src is where one sample's bytes come from.
+type src struct {
+	path string // "" for silence
+	at   int64
+	n    int64
 }
 
 // Resolver finds a segment's file.
@@ -76,6 +88,13 @@ type Resolver interface {
 
 // Build plans the MP4 of camera over [from, to). The first frame is the last
 // keyframe at or before from, so the file decodes from its first byte.
+//
+// Segments with audio add an audio track. Gaps between segments are left
+// out of both tracks alike: each segment's audio is placed against its video
+// (they share the segment's time zero), so they stay in sync across
+// segments; a stretch without audio (a video-only segment, a segment with
+// another audio format) is silence, written as zero samples for LPCM and as
+// a longer last sample for AAC.
 func Build(ctx context.Context, q store.Q, res Resolver, cameraID string, from, to time.Time, maxDur time.Duration) (*Plan, error) {
 	if !to.After(from) {
 		return nil, fmt.Errorf("playback: empty range")
@@ -90,8 +109,11 @@ func Build(ctx context.Context, q store.Q, res Resolver, cameraID string, from, 
 	}
 	p := &Plan{CameraID: cameraID, files: map[string]*os.File{}}
 	var track *pmp4.Track
+	var vsrc []src
+	var au *audioPlan
 	var initTS uint32
-	var outAt int64 // media bytes so far
+	var outBytes int64 // media bytes so far
+	var vOut int64     // video ticks so far
 	var lastEndMS int64
 	for _, g := range segs {
 		path, err := res.SegmentPath(g.Storage, g.Path)
@@ -105,11 +127,14 @@ func Build(ctx context.Context, q store.Q, res Resolver, cameraID string, from, 
 			}
 			return nil, fmt.Errorf("playback: segment %s: %w", g.ID, err)
 		}
-		if track == nil {
-			var init fmp4.Init
+		var init *fmp4.Init
+		if track == nil || fi.Audio != nil {
+			init = &fmp4.Init{}
 			if err := init.Unmarshal(bytes.NewReader(fi.Init)); err != nil {
 				return nil, err
 			}
+		}
+		if track == nil {
 			track = &pmp4.Track{ID: 1, TimeScale: fi.TimeScale, Codec: init.Tracks[0].Codec}
 			initTS = fi.TimeScale
 			p.Codec = fi.Codec
@@ -119,16 +144,16 @@ func Build(ctx context.Context, q store.Q, res Resolver, cameraID string, from, 
 		}
 		ts := int64(fi.TimeScale)
 		type ref struct {
-			ms, endMS, at int64
-			s             record.Sample
+			t, ms, endMS, at int64
+			s                record.Sample
 		}
-		var refs []ref
+		refs := make([]ref, 0, fi.Frames)
 		for fr := range fi.Frags {
 			f := &fi.Frags[fr]
 			t := int64(f.BaseTime)
 			at := f.Data
 			for _, s := range f.Samples {
-				refs = append(refs, ref{ms: g.StartMS + t*1000/ts, endMS: g.StartMS + (t+int64(s.Duration))*1000/ts, at: at, s: s})
+				refs = append(refs, ref{t: t, ms: g.StartMS + t*1000/ts, endMS: g.StartMS + (t+int64(s.Duration))*1000/ts, at: at, s: s})
 				t += int64(s.Duration)
 				at += int64(s.Size)
 			}
@@ -151,7 +176,8 @@ func Build(ctx context.Context, q store.Q, res Resolver, cameraID string, from, 
 			p.Start = time.UnixMilli(refs[first].ms).UTC()
 		}
 		added := false
-		var run *chunk
+		segOut := vOut // output video time of this segment's first sample
+		var relFirst, relEnd int64
 		for _, r := range refs[first:] {
 			if r.ms >= toMS {
 				break
@@ -159,23 +185,42 @@ func Build(ctx context.Context, q store.Q, res Resolver, cameraID string, from, 
 			if !added && lastEndMS > 0 && r.ms-lastEndMS > gapTolerance.Milliseconds() {
 				p.Gaps = append(p.Gaps, RecordedSpan{From: time.UnixMilli(lastEndMS).UTC(), To: time.UnixMilli(r.ms).UTC()})
 			}
-			added = true
-			track.Samples = append(track.Samples, &pmp4.Sample{Duration: r.s.Duration, PTSOffset: r.s.CTO, IsNonSyncSample: !r.s.Sync, PayloadSize: r.s.Size})
-			if run == nil || run.fileAt+run.n != r.at {
-				p.chunks = append(p.chunks, chunk{path: path, fileAt: r.at, outAt: outAt})
-				run = &p.chunks[len(p.chunks)-1]
+			if !added {
+				relFirst = r.t
 			}
-			run.n += int64(r.s.Size)
-			outAt += int64(r.s.Size)
+			added = true
+			relEnd = r.t + int64(r.s.Duration)
+			track.Samples = append(track.Samples, &pmp4.Sample{Duration: r.s.Duration, PTSOffset: r.s.CTO, IsNonSyncSample: !r.s.Sync, PayloadSize: r.s.Size})
+			vsrc = append(vsrc, src{path: path, at: r.at, n: int64(r.s.Size)})
+			outBytes += int64(r.s.Size)
+			vOut += int64(r.s.Duration)
 			p.Duration += time.Duration(r.s.Duration) * time.Second / time.Duration(ts)
 			p.End = time.UnixMilli(r.endMS).UTC()
 			lastEndMS = r.endMS
-			if outAt > maxMP4Bytes {
+			if outBytes > maxMP4Bytes {
 				return nil, ErrTooLong
 			}
 		}
-		if added {
-			p.Segments++
+		if !added {
+			continue
+		}
+		p.Segments++
+		if fi.Audio == nil {
+			continue
+		}
+		if au == nil {
+			au = &audioPlan{track: &pmp4.Track{ID: 2, TimeScale: fi.Audio.TimeScale, Codec: init.Tracks[1].Codec}}
+			if l, ok := au.track.Codec.(*codecs.LPCM); ok {
+				au.frameBytes = int64(l.BitDepth / 8 * l.ChannelCount)
+			}
+			p.Audio = fi.Audio.Codec
+		}
+		if fi.Audio.TimeScale != au.track.TimeScale || !reflect.DeepEqual(init.Tracks[1].Codec, au.track.Codec) {
+			continue // another audio format: silence here
+		}
+		outBytes += au.addSegment(fi, path, ts, segOut, relFirst, relEnd)
+		if outBytes > maxMP4Bytes {
+			return nil, ErrTooLong
 		}
 	}
 	if track == nil || len(track.Samples) == 0 {
@@ -188,27 +233,167 @@ func Build(ctx context.Context, q store.Q, res Resolver, cameraID string, from, 
 	if t := time.UnixMilli(toMS).UTC(); p.End.Before(t) && t.Sub(p.End) > gapTolerance {
 		p.Gaps = append(p.Gaps, RecordedSpan{From: p.End, To: t})
 	}
-	// The header: marshal the presentation and stop at the first payload.
-	for _, s := range track.Samples {
-		s.GetPayload = func() ([]byte, error) { return nil, errHeaderDone }
-	}
+	// The header: marshal the presentation without payloads, noting the
+	// order in which it lays the samples out in the mdat (it interleaves
+	// the tracks by time, each track's samples in order); the media bytes
+	// are then read from the files in that order. A video-only MP4 has them
+	// in the track's order: the marshal stops at the first payload.
 	var hb bytes.Buffer
 	pres := pmp4.Presentation{Tracks: []*pmp4.Track{track}}
-	if err := pres.Marshal(&hb); !errors.Is(err, errHeaderDone) {
-		if err == nil {
-			err = errors.New("no payload requested")
+	order := vsrc
+	if au != nil && len(au.track.Samples) > 0 {
+		pres.Tracks = append(pres.Tracks, au.track)
+		order = make([]src, 0, len(vsrc)+len(au.src))
+	} else {
+		p.Audio = ""
+	}
+	inHeader := true
+	next := func(srcs []src) func() ([]byte, error) {
+		i := 0
+		return func() ([]byte, error) {
+			if len(pres.Tracks) == 1 {
+				return nil, errHeaderDone
+			}
+			inHeader = false
+			if i >= len(srcs) {
+				return nil, errors.New("more samples than planned")
+			}
+			order = append(order, srcs[i])
+			i++
+			return nil, nil
 		}
+	}
+	vnext := next(vsrc)
+	for _, s := range track.Samples {
+		s.GetPayload = vnext
+	}
+	if len(pres.Tracks) > 1 {
+		anext := next(au.src)
+		for _, s := range au.track.Samples {
+			s.GetPayload = anext
+		}
+	}
+	err = pres.Marshal(writerFunc(func(b []byte) (int, error) {
+		if inHeader {
+			hb.Write(b)
+		}
+		return len(b), nil
+	}))
+	switch {
+	case len(pres.Tracks) == 1 && errors.Is(err, errHeaderDone):
+		err = nil
+	case len(pres.Tracks) == 1 && err == nil:
+		err = errors.New("no payload requested")
+	case err == nil && len(order) != len(vsrc)+len(au.src):
+		err = errors.New("samples missing from the layout")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("playback: mp4 header: %w", err)
 	}
 	p.header = hb.Bytes()
-	for i := range p.chunks {
-		p.chunks[i].outAt += int64(len(p.header))
+	outAt := int64(len(p.header))
+	for _, s := range order {
+		if n := len(p.chunks); n > 0 {
+			c := &p.chunks[n-1]
+			if c.path == s.path && (s.path == "" || c.fileAt+c.n == s.at) {
+				c.n += s.n
+				outAt += s.n
+				continue
+			}
+		}
+		p.chunks = append(p.chunks, chunk{path: s.path, fileAt: s.at, outAt: outAt, n: s.n})
+		outAt += s.n
 	}
-	p.size = int64(len(p.header)) + outAt
+	p.size = outAt
 	return p, nil
 }
 
 var errHeaderDone = errors.New("header done")
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// audioPlan is the audio track being assembled.
+type audioPlan struct {
+	track      *pmp4.Track
+	src        []src
+	end        int64 // output time after the last sample (TimeOffset included), in the track's ticks
+	frameBytes int64 // LPCM: bytes per sample frame (silence is zeros); 0 for AAC
+}
+
+// addSegment adds a segment's audio samples that start inside its video
+// span [relFirst, relEnd) (video ticks, segment time), placed at the output
+// time the video gave that span (segOut is where relFirst went). The
+// recorder stores a sample in the segment where it starts, so consecutive
+// segments continue without a gap. It returns the media bytes added.
+func (a *audioPlan) addSegment(fi *record.FileInfo, path string, vts, segOut, relFirst, relEnd int64) int64 {
+	ats := int64(a.track.TimeScale)
+	shift := floorDiv((segOut-relFirst)*ats, vts) // segment audio time → output audio time
+	var added int64
+	for fr := range fi.Frags {
+		run := &fi.Frags[fr].Audio
+		t := int64(run.BaseTime)
+		at := run.Data
+		for _, s := range run.Samples {
+			d := int64(s.Duration)
+			st, sat := t, at
+			t += d
+			at += int64(s.Size)
+			if st*vts < relFirst*ats || st*vts >= relEnd*ats {
+				continue
+			}
+			pos := st + shift
+			if len(a.track.Samples) == 0 {
+				if pos < 0 {
+					continue
+				}
+				a.track.TimeOffset = int32(pos)
+				a.end = pos
+			}
+			switch gap := pos - a.end; {
+			case 2*gap < -d:
+				continue // overlaps what is there already
+			case 2*gap > d:
+				added += a.silence(gap)
+			}
+			a.track.Samples = append(a.track.Samples, &pmp4.Sample{Duration: s.Duration, PayloadSize: s.Size})
+			a.src = append(a.src, src{path: path, at: sat, n: int64(s.Size)})
+			a.end += d
+			added += int64(s.Size)
+		}
+	}
+	return added
+}
+
+// silence fills n ticks: zero LPCM samples (up to a second each), or, for
+// a coded format, a longer last sample.
+func (a *audioPlan) silence(n int64) int64 {
+	if a.frameBytes == 0 {
+		last := a.track.Samples[len(a.track.Samples)-1]
+		last.Duration += uint32(min(n, 1<<31))
+		a.end += n
+		return 0
+	}
+	var added int64
+	for n > 0 {
+		d := min(n, int64(a.track.TimeScale))
+		a.track.Samples = append(a.track.Samples, &pmp4.Sample{Duration: uint32(d), PayloadSize: uint32(d * a.frameBytes)})
+		a.src = append(a.src, src{n: d * a.frameBytes})
+		a.end += d
+		n -= d
+		added += d * a.frameBytes
+	}
+	return added
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
 
 // gapTolerance: stretches shorter than this between frames are jitter, not gaps.
 const gapTolerance = 250 * time.Millisecond
@@ -238,6 +423,11 @@ func (p *Plan) ReadAt(b []byte, off int64) (int, error) {
 		c := p.chunks[i]
 		in := off - c.outAt
 		want := min(int64(len(b)), c.n-in)
+		if c.path == "" { // silence
+			clear(b[:want])
+			b, off, n = b[want:], off+want, n+int(want)
+			continue
+		}
 		f, err := p.file(c.path)
 		if err != nil {
 			return n, err

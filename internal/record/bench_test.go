@@ -39,7 +39,8 @@ func counter(reg *prometheus.Registry, name string) float64 {
 // (VIGIL_BENCH_CAMERAS, default 4) for VIGIL_BENCH_SECONDS (default 10) and
 // reports the recorder's CPU per camera (process CPU with the recorder minus
 // the same window without it: the simulator and the hub ingest are not
-// counted) and bytes written / bytes received.
+// counted) and bytes written / bytes received. VIGIL_BENCH_AUDIO=g711 or aac
+// gives the cameras that audio track (recorded with the video).
 func BenchmarkRecordCameras(b *testing.B) {
 	n, _ := strconv.Atoi(os.Getenv("VIGIL_BENCH_CAMERAS"))
 	if n <= 0 {
@@ -49,9 +50,10 @@ func BenchmarkRecordCameras(b *testing.B) {
 	if secs <= 0 {
 		secs = 10
 	}
+	audio := os.Getenv("VIGIL_BENCH_AUDIO")
 	var cams []sim.CameraSpec
 	for i := 0; i < n; i++ {
-		cams = append(cams, sim.CameraSpec{ID: fmt.Sprintf("cam-%03d", i), PadBitrate: 4_000_000})
+		cams = append(cams, sim.CameraSpec{ID: fmt.Sprintf("cam-%03d", i), PadBitrate: 4_000_000, Audio: audio != "", AudioCodec: audio})
 	}
 	for i := 0; i < b.N; i++ {
 		db := storetest.SQLite(b)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-vms/vigil/internal/record"
 	"github.com/vigil-vms/vigil/internal/record/recordtest"
@@ -27,8 +28,11 @@ func TestHelperRecorderProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt := fastOpts()
+	// 3 s segments of 1 s fragments: an open segment has whole fragments
+	// on disk most of the time, which the parent waits for.
+	opt.SegmentLength = 3 * time.Second
 	opt.Folders = []record.Folder{{Name: "disk1", Path: os.Getenv("VIGIL_REC_HELPER_DIR")}}
-	rig := recordtest.Start(t, db, []sim.CameraSpec{{ID: "cam-k"}}, opt)
+	rig := recordtest.Start(t, db, []sim.CameraSpec{{ID: "cam-k", Audio: os.Getenv("VIGIL_REC_HELPER_AUDIO") == "1"}}, opt)
 	if _, err := rig.Rec.Reconcile(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
@@ -49,9 +53,14 @@ func openRows(segs []record.SegmentRow) []record.SegmentRow {
 // kill -9 during recording, restart: the index is repaired (the open
 // segment closed at its last whole fragment, a partial fragment cut off,
 // lost files marked missing, unindexed files recovered) and recording
-// resumes.
+// resumes; for a camera without and with audio.
 func TestKillDashNine(t *testing.T) {
 	recordtest.NeedFFprobe(t)
+	t.Run("video", func(t *testing.T) { killDashNine(t, false) })
+	t.Run("audio", func(t *testing.T) { killDashNine(t, true) })
+}
+
+func killDashNine(t *testing.T, audio bool) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(t.TempDir(), "vigil.db")
 	db, err := store.Open(context.Background(), store.Options{SQLitePath: dbPath})
@@ -61,9 +70,14 @@ func TestKillDashNine(t *testing.T) {
 	defer db.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRecorderProcess$")
 	cmd.Env = append(os.Environ(), "VIGIL_REC_HELPER_DB="+dbPath, "VIGIL_REC_HELPER_DIR="+dir)
+	if audio {
+		cmd.Env = append(cmd.Env, "VIGIL_REC_HELPER_AUDIO=1")
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A failed wait below must not leave the recorder running.
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	var open record.SegmentRow
 	recordtest.WaitFor(t, "two closed segments and an open one with fragments", func() bool {
 		segs := allSegments(t, db, "cam-k")
@@ -104,7 +118,7 @@ func TestKillDashNine(t *testing.T) {
 
 	opt := fastOpts()
 	opt.Folders = []record.Folder{{Name: "disk1", Path: dir}}
-	rig := recordtest.Start(t, db, []sim.CameraSpec{{ID: "cam-k"}}, opt)
+	rig := recordtest.Start(t, db, []sim.CameraSpec{{ID: "cam-k", Audio: audio}}, opt)
 	dry, err := rig.Rec.Reconcile(context.Background(), false)
 	if err != nil {
 		t.Fatal(err)
@@ -122,11 +136,23 @@ func TestKillDashNine(t *testing.T) {
 	if again, _ := rig.Rec.Reconcile(context.Background(), false); !again.OK() {
 		t.Fatalf("second reconcile still finds work: %+v", again)
 	}
-	// Every surviving segment is whole: ffprobe agrees with the index.
+	// Every surviving segment is whole: ffprobe agrees with the index (and,
+	// with audio, reads as many audio packets as the scan finds).
 	for _, g := range allSegments(t, db, "cam-k") {
-		dur, n, err := recordtest.Probe(t, filepath.Join(dir, g.Path))
+		p := filepath.Join(dir, g.Path)
+		dur, n, err := recordtest.Probe(t, p)
 		if err != nil || math.Abs(dur-float64(g.EndMS-g.StartMS)/1000) > 0.041 || int64(n) != g.Frames {
 			t.Fatalf("segment %s (%s): ffprobe %v %.3f s %d frames; index %d ms %d frames", g.ID, g.StartReason, err, dur, n, g.EndMS-g.StartMS, g.Frames)
+		}
+		fi, err := record.ScanPath(p)
+		if err != nil || (fi.Audio != nil) != audio {
+			t.Fatalf("segment %s: scan %v, audio %+v", g.ID, err, fi.Audio)
+		}
+		if audio {
+			ss, err := recordtest.ProbeStreams(t, p)
+			if err != nil || len(ss) != 2 || ss[1].Codec != "pcm_s16be" || ss[1].Packets != fi.AudioSamples || fi.AudioSamples == 0 {
+				t.Fatalf("segment %s (%s): ffprobe %v %+v; scan %d audio samples", g.ID, g.StartReason, err, ss, fi.AudioSamples)
+			}
 		}
 	}
 	// Recording resumes.

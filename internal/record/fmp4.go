@@ -18,6 +18,12 @@ import (
 // moof+mdat pair per fragment (about 1 s each), appended with one write per
 // fragment. A crash therefore leaves the init, whole fragments, and at most
 // one partial fragment at the tail, which ScanFile ignores and Repair cuts.
+//
+// Track 1 is the video (H.264/H.265). A camera with audio has track 2: AAC
+// as received, or G.711 decoded to 16-bit big-endian LPCM (ISO/IEC 23003-5
+// 'ipcm'), since MP4 has no G.711 sample entry that players accept. A
+// fragment's moof then has one traf per track, sharing the segment's time
+// zero (the first video sample), and one mdat.
 
 // Limits of the scanner: a box larger than this is corruption, not video.
 const (
@@ -30,24 +36,47 @@ const (
 // ErrNotSegment is returned for a file that does not start like a segment.
 var ErrNotSegment = errors.New("record: not a segment file (no ftyp+moov)")
 
-// FileInfo is what a scan of a segment file found.
+// FileInfo is what a scan of a segment file found. TimeScale, Codec, Ticks
+// and Frames are the video track's; Audio describes the audio track, if any.
 type FileInfo struct {
 	Init      []byte // ftyp+moov, verbatim
 	TimeScale uint32
-	Codec     string // H264 or H265
+	Codec     string     // H264 or H265
+	Audio     *AudioInfo // nil for a video-only segment
 	Frags     []Frag
 	Valid     int64  // bytes up to the end of the last whole fragment
 	Size      int64  // bytes in the file
 	Ticks     uint64 // decode duration of every whole fragment, in TimeScale
-	Frames    int
+	Frames    int    // video samples
+	// AudioSamples counts the audio samples of the whole fragments.
+	AudioSamples int
 }
 
-// Frag is one moof+mdat pair.
+// AudioInfo is a segment's audio track.
+type AudioInfo struct {
+	TimeScale uint32 // the sample rate
+	Codec     string // AAC or LPCM
+}
+
+// Track IDs as the recorder writes them.
+const (
+	videoTrackID = 1
+	audioTrackID = 2
+)
+
+// Frag is one moof+mdat pair: the video track's run (promoted fields) and
+// the audio track's, empty when the fragment has no audio.
 type Frag struct {
-	Offset   int64 // of the moof
-	Size     int64 // moof+mdat
-	BaseTime uint64
-	Data     int64 // file offset of the first sample's bytes
+	Offset int64 // of the moof
+	Size   int64 // moof+mdat
+	Run
+	Audio Run
+}
+
+// Run is one track's samples in a fragment.
+type Run struct {
+	BaseTime uint64 // decode time of the first sample, in the track's time scale
+	Data     int64  // file offset of the first sample's bytes
 	Samples  []Sample
 }
 
@@ -59,13 +88,21 @@ type Sample struct {
 	CTO      int32
 }
 
-// Ticks is the fragment's decode duration.
-func (f *Frag) Ticks() uint64 {
+// Ticks is the run's decode duration.
+func (r *Run) Ticks() uint64 {
 	var t uint64
-	for _, s := range f.Samples {
+	for _, s := range r.Samples {
 		t += uint64(s.Duration)
 	}
 	return t
+}
+
+func (r *Run) bytes() int64 {
+	var n int64
+	for _, s := range r.Samples {
+		n += int64(s.Size)
+	}
+	return n
 }
 
 type boxHdr struct {
@@ -130,11 +167,15 @@ func ScanFile(r io.ReaderAt, size int64) (*FileInfo, error) {
 		return nil, ErrNotSegment
 	}
 	var init fmp4.Init
-	if err := init.Unmarshal(bytes.NewReader(fi.Init)); err != nil || len(init.Tracks) != 1 {
+	if err := init.Unmarshal(bytes.NewReader(fi.Init)); err != nil || len(init.Tracks) < 1 || len(init.Tracks) > 2 {
 		return nil, fmt.Errorf("%w: bad moov", ErrNotSegment)
 	}
-	fi.TimeScale = init.Tracks[0].TimeScale
-	switch init.Tracks[0].Codec.(type) {
+	vt := init.Tracks[0]
+	if vt.ID != videoTrackID {
+		return nil, fmt.Errorf("%w: track 1 is not first", ErrNotSegment)
+	}
+	fi.TimeScale = vt.TimeScale
+	switch vt.Codec.(type) {
 	case *codecs.H264:
 		fi.Codec = "H264"
 	case *codecs.H265:
@@ -144,6 +185,21 @@ func ScanFile(r io.ReaderAt, size int64) (*FileInfo, error) {
 	}
 	if fi.TimeScale == 0 {
 		return nil, fmt.Errorf("%w: zero time scale", ErrNotSegment)
+	}
+	if len(init.Tracks) == 2 {
+		at := init.Tracks[1]
+		if at.ID != audioTrackID || at.TimeScale == 0 {
+			return nil, fmt.Errorf("%w: bad audio track", ErrNotSegment)
+		}
+		fi.Audio = &AudioInfo{TimeScale: at.TimeScale}
+		switch at.Codec.(type) {
+		case *codecs.MPEG4Audio:
+			fi.Audio.Codec = "AAC"
+		case *codecs.LPCM:
+			fi.Audio.Codec = "LPCM"
+		default:
+			return nil, fmt.Errorf("%w: unsupported audio codec", ErrNotSegment)
+		}
 	}
 	fi.Valid = off
 	for off < size && len(fi.Frags) < maxFragCount {
@@ -179,166 +235,206 @@ func ScanFile(r io.ReaderAt, size int64) (*FileInfo, error) {
 		}
 		fr.Offset = off
 		fr.Size = h.size + md.size
-		fr.Data += off
-		var total int64
-		for _, s := range fr.Samples {
-			total += int64(s.Size)
+		if fr.Audio.Samples != nil && fi.Audio == nil {
+			return fi, fmt.Errorf("record: fragment at %d: audio samples without an audio track", off)
 		}
-		if fr.Data < off+h.size+md.hdr || fr.Data+total > off+fr.Size {
-			return fi, fmt.Errorf("record: fragment at %d: samples outside mdat", off)
+		for _, run := range []*Run{&fr.Run, &fr.Audio} {
+			if run.Samples == nil {
+				continue
+			}
+			run.Data += off
+			if run.Data < off+h.size+md.hdr || run.Data+run.bytes() > off+fr.Size {
+				return fi, fmt.Errorf("record: fragment at %d: samples outside mdat", off)
+			}
 		}
 		fi.Frags = append(fi.Frags, fr)
 		fi.Ticks = fr.BaseTime + fr.Ticks()
 		fi.Frames += len(fr.Samples)
+		fi.AudioSamples += len(fr.Audio.Samples)
 		off += fr.Size
 		fi.Valid = off
 	}
 	return fi, nil
 }
 
-// ParseMoof reads the payload of a moof box (without its header): one traf
-// with tfhd, tfdt and trun, as the recorder writes them. Data is the offset
-// of the first sample relative to the moof start.
+// ParseMoof reads the payload of a moof box (without its header) as the
+// recorder writes it: one traf for the video (track 1) and, with audio, one
+// for the audio (track 2), each with tfhd, tfdt and one trun. Data is the
+// offset of a run's first sample relative to the moof start.
 func ParseMoof(b []byte) (Frag, error) {
 	var fr Frag
-	var gotTraf bool
+	var seen [3]bool
 	err := eachBox(b, func(typ string, p []byte) error {
 		if typ != "traf" {
 			return nil
 		}
-		if gotTraf {
-			return errors.New("more than one track")
+		id, run, err := parseTraf(p)
+		if err != nil {
+			return err
 		}
-		gotTraf = true
-		var defDur, defSize, defFlags uint32
-		var gotTrun bool
-		return eachBox(p, func(typ string, p []byte) error {
-			switch typ {
-			case "tfhd":
-				if len(p) < 8 {
-					return errors.New("short tfhd")
-				}
-				flags := binary.BigEndian.Uint32(p[:4]) & 0xffffff
-				q := p[8:]
-				take := func() (uint32, error) {
-					if len(q) < 4 {
-						return 0, errors.New("short tfhd")
-					}
-					v := binary.BigEndian.Uint32(q)
-					q = q[4:]
-					return v, nil
-				}
-				if flags&0x1 != 0 {
-					return errors.New("base data offset not supported")
-				}
-				var err error
-				if flags&0x2 != 0 {
-					if _, err = take(); err != nil {
-						return err
-					}
-				}
-				if flags&0x8 != 0 {
-					if defDur, err = take(); err != nil {
-						return err
-					}
-				}
-				if flags&0x10 != 0 {
-					if defSize, err = take(); err != nil {
-						return err
-					}
-				}
-				if flags&0x20 != 0 {
-					if defFlags, err = take(); err != nil {
-						return err
-					}
-				}
-			case "tfdt":
-				if len(p) < 8 {
-					return errors.New("short tfdt")
-				}
-				if p[0] == 1 {
-					if len(p) < 12 {
-						return errors.New("short tfdt")
-					}
-					fr.BaseTime = binary.BigEndian.Uint64(p[4:12])
-				} else {
-					fr.BaseTime = uint64(binary.BigEndian.Uint32(p[4:8]))
-				}
-			case "trun":
-				if gotTrun {
-					return errors.New("more than one trun")
-				}
-				gotTrun = true
-				if len(p) < 8 {
-					return errors.New("short trun")
-				}
-				flags := binary.BigEndian.Uint32(p[:4]) & 0xffffff
-				n := binary.BigEndian.Uint32(p[4:8])
-				if n > maxSamples {
-					return errors.New("too many samples")
-				}
-				q := p[8:]
-				if flags&0x1 != 0 {
-					if len(q) < 4 {
-						return errors.New("short trun")
-					}
-					fr.Data = int64(int32(binary.BigEndian.Uint32(q)))
-					q = q[4:]
-				}
-				first, hasFirst := uint32(0), false
-				if flags&0x4 != 0 {
-					if len(q) < 4 {
-						return errors.New("short trun")
-					}
-					first, hasFirst = binary.BigEndian.Uint32(q), true
-					q = q[4:]
-				}
-				per := 0
-				for _, f := range []uint32{0x100, 0x200, 0x400, 0x800} {
-					if flags&f != 0 {
-						per += 4
-					}
-				}
-				if uint64(len(q)) < uint64(n)*uint64(per) {
-					return errors.New("short trun")
-				}
-				fr.Samples = make([]Sample, n)
-				for i := range fr.Samples {
-					s := Sample{Duration: defDur, Size: defSize}
-					sf := defFlags
-					if i == 0 && hasFirst {
-						sf = first
-					}
-					if flags&0x100 != 0 {
-						s.Duration = binary.BigEndian.Uint32(q)
-						q = q[4:]
-					}
-					if flags&0x200 != 0 {
-						s.Size = binary.BigEndian.Uint32(q)
-						q = q[4:]
-					}
-					if flags&0x400 != 0 {
-						sf = binary.BigEndian.Uint32(q)
-						q = q[4:]
-					}
-					if flags&0x800 != 0 {
-						s.CTO = int32(binary.BigEndian.Uint32(q))
-						q = q[4:]
-					}
-					s.Sync = sf&0x10000 == 0
-					fr.Samples[i] = s
-				}
-			}
-			return nil
-		})
+		if id != videoTrackID && id != audioTrackID {
+			return fmt.Errorf("unexpected track %d", id)
+		}
+		if seen[id] {
+			return errors.New("track repeated")
+		}
+		seen[id] = true
+		if id == videoTrackID {
+			fr.Run = run
+		} else {
+			fr.Audio = run
+		}
+		return nil
 	})
 	if err != nil {
 		return fr, err
 	}
-	if !gotTraf || fr.Samples == nil {
+	if !seen[videoTrackID] || fr.Samples == nil {
 		return fr, errors.New("no samples")
 	}
 	return fr, nil
+}
+
+// parseTraf reads one traf payload: its track ID and its run.
+func parseTraf(p []byte) (uint32, Run, error) {
+	var run Run
+	var defDur, defSize, defFlags uint32
+	var id uint32
+	var gotTfhd, gotTrun bool
+	err := eachBox(p, func(typ string, p []byte) error {
+		switch typ {
+		case "tfhd":
+			if gotTfhd {
+				return errors.New("more than one tfhd")
+			}
+			gotTfhd = true
+			if len(p) < 8 {
+				return errors.New("short tfhd")
+			}
+			flags := binary.BigEndian.Uint32(p[:4]) & 0xffffff
+			id = binary.BigEndian.Uint32(p[4:8])
+			q := p[8:]
+			take := func() (uint32, error) {
+				if len(q) < 4 {
+					return 0, errors.New("short tfhd")
+				}
+				v := binary.BigEndian.Uint32(q)
+				q = q[4:]
+				return v, nil
+			}
+			if flags&0x1 != 0 {
+				return errors.New("base data offset not supported")
+			}
+			var err error
+			if flags&0x2 != 0 {
+				if _, err = take(); err != nil {
+					return err
+				}
+			}
+			if flags&0x8 != 0 {
+				if defDur, err = take(); err != nil {
+					return err
+				}
+			}
+			if flags&0x10 != 0 {
+				if defSize, err = take(); err != nil {
+					return err
+				}
+			}
+			if flags&0x20 != 0 {
+				if defFlags, err = take(); err != nil {
+					return err
+				}
+			}
+		case "tfdt":
+			if len(p) < 8 {
+				return errors.New("short tfdt")
+			}
+			if p[0] == 1 {
+				if len(p) < 12 {
+					return errors.New("short tfdt")
+				}
+				run.BaseTime = binary.BigEndian.Uint64(p[4:12])
+			} else {
+				run.BaseTime = uint64(binary.BigEndian.Uint32(p[4:8]))
+			}
+		case "trun":
+			if gotTrun {
+				return errors.New("more than one trun")
+			}
+			gotTrun = true
+			if len(p) < 8 {
+				return errors.New("short trun")
+			}
+			flags := binary.BigEndian.Uint32(p[:4]) & 0xffffff
+			n := binary.BigEndian.Uint32(p[4:8])
+			if n > maxSamples {
+				return errors.New("too many samples")
+			}
+			q := p[8:]
+			if flags&0x1 != 0 {
+				if len(q) < 4 {
+					return errors.New("short trun")
+				}
+				run.Data = int64(int32(binary.BigEndian.Uint32(q)))
+				q = q[4:]
+			}
+			first, hasFirst := uint32(0), false
+			if flags&0x4 != 0 {
+				if len(q) < 4 {
+					return errors.New("short trun")
+				}
+				first, hasFirst = binary.BigEndian.Uint32(q), true
+				q = q[4:]
+			}
+			per := 0
+			for _, f := range []uint32{0x100, 0x200, 0x400, 0x800} {
+				if flags&f != 0 {
+					per += 4
+				}
+			}
+			if uint64(len(q)) < uint64(n)*uint64(per) {
+				return errors.New("short trun")
+			}
+			run.Samples = make([]Sample, n)
+			for i := range run.Samples {
+				s := Sample{Duration: defDur, Size: defSize}
+				sf := defFlags
+				if i == 0 && hasFirst {
+					sf = first
+				}
+				if flags&0x100 != 0 {
+					s.Duration = binary.BigEndian.Uint32(q)
+					q = q[4:]
+				}
+				if flags&0x200 != 0 {
+					s.Size = binary.BigEndian.Uint32(q)
+					q = q[4:]
+				}
+				if flags&0x400 != 0 {
+					sf = binary.BigEndian.Uint32(q)
+					q = q[4:]
+				}
+				if flags&0x800 != 0 {
+					s.CTO = int32(binary.BigEndian.Uint32(q))
+					q = q[4:]
+				}
+				s.Sync = sf&0x10000 == 0
+				run.Samples[i] = s
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, run, err
+	}
+	if !gotTfhd {
+		return 0, run, errors.New("traf without tfhd")
+	}
+	if !gotTrun {
+		return 0, run, errors.New("traf without trun")
+	}
+	return id, run, nil
 }
 
 func eachBox(b []byte, fn func(typ string, payload []byte) error) error {
@@ -417,10 +513,15 @@ func (s *segmentFile) flushBuf() error {
 	return nil
 }
 
-// writeFragment appends one moof+mdat in a single write.
-func (s *segmentFile) writeFragment(baseTime uint64, samples []*fmp4.Sample) error {
+// writeFragment appends one moof+mdat in a single write: the video samples
+// (track 1) and, when there are any, audio samples (track 2).
+func (s *segmentFile) writeFragment(baseTime uint64, samples []*fmp4.Sample, audio *fmp4.PartTrack) error {
 	s.seq++
-	p := fmp4.Part{SequenceNumber: s.seq, Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: baseTime, Samples: samples}}}
+	p := fmp4.Part{SequenceNumber: s.seq, Tracks: []*fmp4.PartTrack{{ID: videoTrackID, BaseTime: baseTime, Samples: samples}}}
+	if audio != nil && len(audio.Samples) > 0 {
+		audio.ID = audioTrackID
+		p.Tracks = append(p.Tracks, audio)
+	}
 	if err := p.Marshal(&s.buf); err != nil {
 		return err
 	}

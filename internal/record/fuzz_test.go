@@ -20,7 +20,8 @@ import (
 
 // FuzzScanFile: the segment scanner (run by reconcile on whatever a crash
 // or a disk left behind) never panics, never claims bytes beyond the file,
-// and its fragments lie inside it.
+// its fragments lie inside it and their video and audio samples inside
+// them.
 func FuzzScanFile(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x00\x00\x00\x08ftyp\x00\x00\x00\x08moov"))
@@ -35,6 +36,18 @@ func FuzzScanFile(f *testing.F) {
 		for _, fr := range fi.Frags {
 			if fr.Offset < 0 || fr.Offset+fr.Size > fi.Valid {
 				t.Fatalf("fragment outside the file: %+v", fr)
+			}
+			for _, run := range []record.Run{fr.Run, fr.Audio} {
+				var n int64
+				for _, s := range run.Samples {
+					n += int64(s.Size)
+				}
+				if len(run.Samples) > 0 && (run.Data < fr.Offset || run.Data+n > fr.Offset+fr.Size) {
+					t.Fatalf("samples outside their fragment: %+v", fr)
+				}
+			}
+			if fi.Audio == nil && len(fr.Audio.Samples) > 0 {
+				t.Fatalf("audio samples without an audio track: %+v", fr)
 			}
 		}
 	})
@@ -76,50 +89,59 @@ func FuzzParseSchedule(f *testing.F) {
 }
 
 // TestWriteFuzzSeeds regenerates testdata/fuzz/FuzzScanFile/real-segment
-// (a real segment cut after its first fragments): VIGIL_WRITE_SEEDS=1.
+// (a real segment cut after its first fragments), its partial tail and
+// FuzzParseMoof/real-moof, and the same with audio (-av: two tracks, two
+// trafs a moof): VIGIL_WRITE_SEEDS=1.
 func TestWriteFuzzSeeds(t *testing.T) {
 	if os.Getenv("VIGIL_WRITE_SEEDS") == "" {
 		t.Skip("set VIGIL_WRITE_SEEDS=1 to regenerate the seed corpus")
 	}
-	db := storetest.SQLite(t)
-	rig := recordtest.Start(t, db, []sim.CameraSpec{{ID: "cam-seed"}}, fastOpts())
-	rig.Rec.Start(context.Background())
-	recordtest.WaitFor(t, "a closed segment", func() bool { rig.Rec.Flush(); return closedCount(allSegments(t, db, "cam-seed")) >= 1 })
-	rig.Close()
-	g := allSegments(t, db, "cam-seed")[0]
-	data, err := os.ReadFile(filepath.Join(rig.Dir, g.Path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi, err := record.ScanFile(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// the real init, then two small fragments (tiny payloads keep the seed small)
-	var buf seekablebuffer.Buffer
-	_, _ = buf.Write(fi.Init)
-	for i := 0; i < 2; i++ {
-		p := fmp4.Part{SequenceNumber: uint32(i + 1), Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: uint64(i) * 10800, Samples: []*fmp4.Sample{
-			{Duration: 3600, Payload: []byte("\x00\x00\x00\x02\x65\x88")},
-			{Duration: 3600, IsNonSyncSample: true, Payload: []byte("\x00\x00\x00\x02\x41\x9a")},
-			{Duration: 3600, IsNonSyncSample: true, PTSOffset: 3600, Payload: []byte("\x00\x00\x00\x02\x41\x9b")}}}}}
-		if err := p.Marshal(&buf); err != nil {
+	for _, audio := range []bool{false, true} {
+		suffix := map[bool]string{false: "", true: "-av"}[audio]
+		db := storetest.SQLite(t)
+		rig := recordtest.Start(t, db, []sim.CameraSpec{{ID: "cam-seed", Audio: audio}}, fastOpts())
+		rig.Rec.Start(context.Background())
+		recordtest.WaitFor(t, "a closed segment", func() bool { rig.Rec.Flush(); return closedCount(allSegments(t, db, "cam-seed")) >= 1 })
+		rig.Close()
+		g := allSegments(t, db, "cam-seed")[0]
+		data, err := os.ReadFile(filepath.Join(rig.Dir, g.Path))
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	cut := buf.Bytes()
-	if fi, err = record.ScanFile(bytes.NewReader(cut), int64(len(cut))); err != nil || len(fi.Frags) != 2 {
-		t.Fatalf("seed does not scan: %v", err)
-	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzScanFile")
-	_ = os.MkdirAll(dir, 0o755)
-	for name, b := range map[string][]byte{"real-segment": cut, "partial-tail": cut[:len(cut)-7]} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)), 0o644); err != nil {
+		fi, err := record.ScanFile(bytes.NewReader(data), int64(len(data)))
+		if err != nil || (fi.Audio != nil) != audio {
 			t.Fatal(err)
 		}
+		// the real init, then two small fragments (tiny payloads keep the seed small)
+		var buf seekablebuffer.Buffer
+		_, _ = buf.Write(fi.Init)
+		for i := 0; i < 2; i++ {
+			p := fmp4.Part{SequenceNumber: uint32(i + 1), Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: uint64(i) * 10800, Samples: []*fmp4.Sample{
+				{Duration: 3600, Payload: []byte("\x00\x00\x00\x02\x65\x88")},
+				{Duration: 3600, IsNonSyncSample: true, Payload: []byte("\x00\x00\x00\x02\x41\x9a")},
+				{Duration: 3600, IsNonSyncSample: true, PTSOffset: 3600, Payload: []byte("\x00\x00\x00\x02\x41\x9b")}}}}}
+			if audio {
+				p.Tracks = append(p.Tracks, &fmp4.PartTrack{ID: 2, BaseTime: uint64(i)*960 + 8, Samples: []*fmp4.Sample{
+					{Duration: 160, Payload: []byte{0, 1, 0, 2, 0, 3, 0, 4}}, {Duration: 800, Payload: []byte{0xff, 0xfe}}}})
+			}
+			if err := p.Marshal(&buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cut := buf.Bytes()
+		if fi, err = record.ScanFile(bytes.NewReader(cut), int64(len(cut))); err != nil || len(fi.Frags) != 2 || (fi.AudioSamples == 4) != audio {
+			t.Fatalf("seed does not scan: %v", err)
+		}
+		dir := filepath.Join("testdata", "fuzz", "FuzzScanFile")
+		_ = os.MkdirAll(dir, 0o755)
+		for name, b := range map[string][]byte{"real-segment" + suffix: cut, "partial-tail" + suffix: cut[:len(cut)-7]} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		moof := cut[fi.Frags[0].Offset+8 : fi.Frags[0].Offset+fi.Frags[0].Size]
+		dir = filepath.Join("testdata", "fuzz", "FuzzParseMoof")
+		_ = os.MkdirAll(dir, 0o755)
+		_ = os.WriteFile(filepath.Join(dir, "real-moof"+suffix), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", moof)), 0o644)
 	}
-	moof := cut[fi.Frags[0].Offset+8 : fi.Frags[0].Offset+fi.Frags[0].Size]
-	dir = filepath.Join("testdata", "fuzz", "FuzzParseMoof")
-	_ = os.MkdirAll(dir, 0o755)
-	_ = os.WriteFile(filepath.Join(dir, "real-moof"), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", moof)), 0o644)
 }

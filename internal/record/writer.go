@@ -8,9 +8,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/g711"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
@@ -25,9 +28,15 @@ type camRecorder struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
-	mu        sync.Mutex
-	stopped   bool
-	seg       *openSeg
+	mu      sync.Mutex
+	stopped bool
+	seg     *openSeg
+	// tail is the segment before seg, after a roll, until its last audio
+	// is in: a camera sends the keyframe that starts the next segment before
+	// the audio packet that ends just before it. Its last fragment is
+	// written when audio past its end arrives, or before seg's first
+	// fragment, whichever is first.
+	tail      *openSeg
 	pend      *pendSample
 	prevPTS   int64
 	havePrev  bool
@@ -39,6 +48,12 @@ type camRecorder struct {
 	lastErr   string
 	total     int64
 	lastLog   time.Time
+
+	// audio of the current reader session (nil: none, or not recordable)
+	audio       *audioTrack
+	audioLogged bool
+	apend       *audioSample  // the last audio sample, until the next one gives its duration
+	aq          []audioSample // audio samples with their durations, waiting for their fragment
 }
 
 type pendSample struct {
@@ -61,6 +76,84 @@ type openSeg struct {
 	written   uint64 // ticks on disk
 	lastIndex time.Time
 	params    [][]byte // parameter sets to put in-band before keyframes
+	// zero is the hub PTS (video clock) of the segment's time zero: the
+	// first video sample's decode time. Audio is placed against it.
+	zero     int64
+	haveZero bool
+	audio    *audioTrack // the segment's audio track (track 2), nil without
+}
+
+// audioTrack is the camera's first audio track, as the recorder stores it.
+type audioTrack struct {
+	format format.Format // the hub's format: units of this track carry this pointer
+	codec  codecs.Codec  // the sample entry in the segment's init
+	clock  int64         // time scale: the sample rate
+	g711   *format.G711  // decoded to 16-bit big-endian LPCM on the way in
+}
+
+// audioSample is one audio sample, timed in the hub's audio clock.
+type audioSample struct {
+	pts     int64
+	dur     int64 // nominal until the next sample is known
+	payload []byte
+}
+
+// audioOf picks the first audio track of a session. It returns nil and why
+// when the session has audio the recorder cannot store; nil and "" without
+// audio.
+func audioOf(desc *description.Session) (*audioTrack, string) {
+	if desc == nil {
+		return nil, ""
+	}
+	for _, m := range desc.Medias {
+		if m.Type != description.MediaTypeAudio || len(m.Formats) == 0 {
+			continue
+		}
+		switch f := m.Formats[0].(type) {
+		case *format.G711:
+			if f.SampleRate <= 0 || f.ChannelCount <= 0 {
+				return nil, "G711 without a sample rate or channel count"
+			}
+			return &audioTrack{format: f, g711: f, clock: int64(f.SampleRate),
+				codec: &codecs.LPCM{LittleEndian: false, BitDepth: 16, SampleRate: f.SampleRate, ChannelCount: f.ChannelCount}}, ""
+		case *format.MPEG4Audio:
+			if f.Config == nil || f.Config.SampleRate <= 0 || f.ClockRate() <= 0 {
+				return nil, "AAC without a configuration"
+			}
+			return &audioTrack{format: f, clock: int64(f.ClockRate()), codec: &codecs.MPEG4Audio{Config: *f.Config}}, ""
+		default:
+			return nil, "unsupported audio codec " + m.Formats[0].Codec()
+		}
+	}
+	return nil, ""
+}
+
+// samples turns an audio unit into samples: one per AAC access unit, one
+// LPCM sample of the whole G.711 payload.
+func (a *audioTrack) samples(u *media.Unit, out []audioSample) []audioSample {
+	if a.g711 != nil {
+		if len(u.Payload) == 0 {
+			return out
+		}
+		var pcm []byte
+		if a.g711.MULaw {
+			var m g711.Mulaw
+			m.Unmarshal(u.Payload)
+			pcm = m
+		} else {
+			var l g711.Alaw
+			l.Unmarshal(u.Payload)
+			pcm = l
+		}
+		return append(out, audioSample{pts: u.PTS, dur: int64(len(u.Payload) / a.g711.ChannelCount), payload: pcm})
+	}
+	for i, au := range u.AU {
+		if len(au) == 0 {
+			continue
+		}
+		out = append(out, audioSample{pts: u.PTS + int64(i)*mpeg4audio.SamplesPerAccessUnit, dur: mpeg4audio.SamplesPerAccessUnit, payload: au})
+	}
+	return out
 }
 
 func newCamRecorder(s *Service, id string) *camRecorder {
@@ -86,7 +179,22 @@ func (r *camRecorder) stop() {
 func (r *camRecorder) run(ctx context.Context) {
 	backoff := time.Second
 	for ctx.Err() == nil {
-		h, err := r.s.hub.OpenInternalReader(ctx, r.cameraID, r.s.opt.Variant, media.ProtoRecord, r)
+		sr := &sessionReader{r: r, ready: make(chan struct{})}
+		h, err := r.s.hub.OpenInternalReader(ctx, r.cameraID, r.s.opt.Variant, media.ProtoRecord, sr)
+		if err == nil {
+			var why string
+			sr.audio, why = audioOf(h.Session())
+			if why != "" {
+				r.mu.Lock()
+				logIt := !r.audioLogged
+				r.audioLogged = true
+				r.mu.Unlock()
+				if logIt {
+					r.s.log.Warn("record: the camera's audio is not recorded (video only)", "camera", r.cameraID, "reason", why)
+				}
+			}
+		}
+		close(sr.ready)
 		if err != nil {
 			r.mu.Lock()
 			r.lastErr = err.Error()
@@ -120,7 +228,7 @@ func (r *camRecorder) watchdog(ctx context.Context) {
 			return
 		case <-t.C:
 			r.mu.Lock()
-			if r.seg != nil && time.Since(r.lastUnit) > r.s.opt.Silence {
+			if (r.seg != nil || r.tail != nil) && time.Since(r.lastUnit) > r.s.opt.Silence {
 				r.finish("silence")
 			}
 			r.mu.Unlock()
@@ -138,6 +246,25 @@ func (r *camRecorder) status() RecorderStatus {
 	return st
 }
 
+// sessionReader is the hub reader of one reader session. Units wait until
+// the session's description is known (the hub may deliver its GOP cache
+// before OpenInternalReader returns), so the first segment already has the
+// audio track.
+type sessionReader struct {
+	r     *camRecorder
+	ready chan struct{}
+	audio *audioTrack // set before ready is closed
+}
+
+// OnUnit implements media.UnitReader.
+func (sr *sessionReader) OnUnit(u *media.Unit) {
+	<-sr.ready
+	sr.r.onUnit(u, sr.audio)
+}
+
+// OnOverflow implements media.OverflowReader.
+func (sr *sessionReader) OnOverflow(dropped int) { sr.r.OnOverflow(dropped) }
+
 // OnOverflow: units were lost; the segment ends there so the loss is a gap
 // in the index, not a hole inside a file. The hub resumes at a keyframe.
 func (r *camRecorder) OnOverflow(dropped int) {
@@ -149,8 +276,8 @@ func (r *camRecorder) OnOverflow(dropped int) {
 	r.havePrev = false
 }
 
-// OnUnit implements media.UnitReader.
-func (r *camRecorder) OnUnit(u *media.Unit) {
+// onUnit takes one unit of a reader session whose audio track is audio.
+func (r *camRecorder) onUnit(u *media.Unit, audio *audioTrack) {
 	var codec string
 	switch u.Format.(type) {
 	case *format.H264:
@@ -158,7 +285,10 @@ func (r *camRecorder) OnUnit(u *media.Unit) {
 	case *format.H265:
 		codec = "H265"
 	default:
-		return // audio is not recorded yet
+		if audio != nil && u.Format == audio.format {
+			r.onAudio(u, audio)
+		}
+		return
 	}
 	size := 0
 	for _, n := range u.AU {
@@ -170,6 +300,7 @@ func (r *camRecorder) OnUnit(u *media.Unit) {
 	if r.stopped {
 		return
 	}
+	r.audio = audio
 	r.lastUnit = time.Now()
 	if r.seg != nil && r.havePrev {
 		d := u.PTS - r.prevPTS
@@ -202,12 +333,109 @@ func (r *camRecorder) OnUnit(u *media.Unit) {
 			r.finish("roll")
 			r.reason = "roll"
 			if !r.begin(u, codec) {
+				r.closeTail()
 				return
 			}
 			dts = r.seg.dts(u)
 		}
 	}
 	r.pend = &pendSample{dts: dts, pts: u.PTS, payload: r.seg.payload(u), key: u.RandomAccess}
+}
+
+// onAudio queues an audio unit's samples for the open segment's fragments.
+// A sample's duration is the distance to the next one, so the track stays
+// on the camera's clock and a lost packet is a longer sample, not a shift.
+func (r *camRecorder) onAudio(u *media.Unit, audio *audioTrack) {
+	r.s.m.bytesIn.Add(float64(len(u.Payload) + auSize(u.AU)))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := r.seg
+	if cur == nil {
+		cur = r.tail
+	}
+	switch {
+	case r.stopped:
+		return
+	case cur == nil:
+		// Before the first keyframe of a segment: nothing to put it with.
+		r.apend, r.aq = nil, r.aq[:0]
+		return
+	case cur.audio != audio:
+		return // a unit of an earlier reader session, delivered late
+	}
+	var buf [4]audioSample
+	for _, s := range audio.samples(u, buf[:0]) {
+		if p := r.apend; p != nil {
+			if s.pts <= p.pts {
+				continue // not after the last one: a duplicate
+			}
+			p.dur = s.pts - p.pts
+			r.aq = append(r.aq, *p)
+		}
+		r.apend = &s
+	}
+	if t := r.tail; t != nil && r.apend != nil && r.apend.pts >= t.audioEnd() {
+		r.closeTail() // every sample of its time is in
+	}
+}
+
+func auSize(au [][]byte) int {
+	n := 0
+	for _, b := range au {
+		n += len(b)
+	}
+	return n
+}
+
+// audioZero is the segment's time zero in the audio clock.
+func (g *openSeg) audioZero() int64 {
+	return floorDiv(g.zero*g.audio.clock, g.clock)
+}
+
+// audioEnd is, in the audio clock, where the segment's video ends once its
+// open fragment is written.
+func (g *openSeg) audioEnd() int64 {
+	return g.audioZero() + floorDiv(int64(g.written+g.fragTicks)*g.audio.clock, g.clock)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// audioRun takes the queued audio samples that start before the video
+// written so far ends (and, at the end of a segment, the last sample too),
+// as the audio track of the fragment being written. Samples from before the
+// segment's start are dropped; later ones wait for the next fragment (or,
+// when the segment rolls over, the next segment).
+func (r *camRecorder) audioRun(g *openSeg, final bool) *fmp4.PartTrack {
+	if g.audio == nil || !g.haveZero {
+		return nil
+	}
+	zero, end := g.audioZero(), g.audioEnd()
+	if p := r.apend; final && p != nil && p.pts < end {
+		r.aq = append(r.aq, *p)
+		r.apend = nil
+	}
+	n := 0
+	for n < len(r.aq) && r.aq[n].pts < end {
+		n++
+	}
+	var pt *fmp4.PartTrack
+	for _, a := range r.aq[:n] {
+		if a.pts < zero {
+			continue
+		}
+		if pt == nil {
+			pt = &fmp4.PartTrack{BaseTime: uint64(a.pts - zero)}
+		}
+		pt.Samples = append(pt.Samples, &fmp4.Sample{Duration: uint32(min(a.dur, 1<<31)), Payload: a.payload})
+	}
+	r.aq = append(r.aq[:0], r.aq[n:]...)
+	return pt
 }
 
 func (g *openSeg) dts(u *media.Unit) int64 {
@@ -226,6 +454,9 @@ func (g *openSeg) dts(u *media.Unit) int64 {
 		dts = g.lastDTS + 1
 	}
 	g.lastDTS = dts
+	if !g.haveZero {
+		g.zero, g.haveZero = dts, true
+	}
 	return dts
 }
 
@@ -262,7 +493,7 @@ func hasParams(codec string, au [][]byte) bool {
 
 // begin opens a segment at keyframe u. Called with r.mu held.
 func (r *camRecorder) begin(u *media.Unit, codec string) bool {
-	init, params, ok := initOf(u, codec)
+	init, params, ok := initOf(u, codec, r.audio)
 	if !ok {
 		r.lastErr = "no parameter sets yet"
 		return false
@@ -296,7 +527,7 @@ func (r *camRecorder) begin(u *media.Unit, codec string) bool {
 		return false
 	}
 	clock := int64(u.Format.ClockRate())
-	g := &openSeg{file: sf, clock: clock, codec: codec, params: params, lastDTS: minDTS, lastIndex: time.Now()}
+	g := &openSeg{file: sf, clock: clock, codec: codec, params: params, lastDTS: minDTS, lastIndex: time.Now(), audio: r.audio}
 	if codec == "H264" {
 		g.dtsH264 = h264.NewDTSExtractor()
 	} else {
@@ -322,7 +553,7 @@ func (r *camRecorder) fail(err error) {
 	r.s.m.errors.Inc()
 }
 
-func initOf(u *media.Unit, codec string) (*fmp4.Init, [][]byte, bool) {
+func initOf(u *media.Unit, codec string, audio *audioTrack) (*fmp4.Init, [][]byte, bool) {
 	var c codecs.Codec
 	var params [][]byte
 	switch f := u.Format.(type) {
@@ -368,7 +599,11 @@ func initOf(u *media.Unit, codec string) (*fmp4.Init, [][]byte, bool) {
 		return nil, nil, false
 	}
 	_ = codec
-	return &fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: uint32(u.Format.ClockRate()), Codec: c}}}, params, true
+	init := &fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: videoTrackID, TimeScale: uint32(u.Format.ClockRate()), Codec: c}}}
+	if audio != nil {
+		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: audioTrackID, TimeScale: uint32(audio.clock), Codec: audio.codec})
+	}
+	return init, params, true
 }
 
 // add appends a sample to the open fragment, writing the fragment first
@@ -377,7 +612,7 @@ func (r *camRecorder) add(p *pendSample, dur int64) {
 	g := r.seg
 	fragLen := uint64(int64(r.s.opt.FragmentLength) * g.clock / int64(time.Second))
 	if len(g.frag) > 0 && (g.fragTicks >= fragLen || (p.key && g.fragTicks >= fragLen/2)) {
-		r.flush()
+		r.flush(g, false)
 	}
 	if p.payload == nil {
 		return
@@ -389,14 +624,17 @@ func (r *camRecorder) add(p *pendSample, dur int64) {
 	g.fragTicks += uint64(dur)
 }
 
-// flush writes the open fragment in one write.
-func (r *camRecorder) flush() {
-	g := r.seg
+// flush writes the open fragment in one write, with the audio received for
+// its time span; final at the end of the segment.
+func (r *camRecorder) flush(g *openSeg, final bool) {
 	if len(g.frag) == 0 {
 		return
 	}
+	if g == r.seg {
+		r.closeTail() // its audio cannot wait longer: seg's takes over
+	}
 	before := g.file.size
-	if err := g.file.writeFragment(g.fragBase, g.frag); err != nil {
+	if err := g.file.writeFragment(g.fragBase, g.frag, r.audioRun(g, final)); err != nil {
 		r.fail(err)
 	}
 	r.s.m.bytesOut.Add(float64(g.file.size - before))
@@ -412,10 +650,12 @@ func (r *camRecorder) flush() {
 	}
 }
 
-// finish closes the open segment. Called with r.mu held.
+// finish closes the open segment. Called with r.mu held. On a roll, a
+// segment with audio becomes the tail (closed by closeTail).
 func (r *camRecorder) finish(why string) {
 	g := r.seg
 	if g == nil {
+		r.closeTail()
 		return
 	}
 	if p := r.pend; p != nil {
@@ -426,7 +666,35 @@ func (r *camRecorder) finish(why string) {
 		r.add(p, dur)
 		r.pend = nil
 	}
-	r.flush()
+	r.seg = nil
+	r.prevEndMS = g.row.StartMS + int64(g.written+g.fragTicks)*1000/g.clock
+	r.contig = why == "roll"
+	if why != "roll" {
+		r.havePrev = false
+	}
+	r.closeTail()
+	if why == "roll" && g.audio != nil && len(g.frag) > 0 {
+		r.tail = g
+		return
+	}
+	r.close(g)
+	if why != "roll" {
+		// The next segment starts after a gap: queued audio is not its.
+		r.apend, r.aq = nil, r.aq[:0]
+	}
+}
+
+// closeTail closes the tail segment, if any, with the audio received so far.
+func (r *camRecorder) closeTail() {
+	if g := r.tail; g != nil {
+		r.tail = nil
+		r.close(g)
+	}
+}
+
+// close writes a segment's last fragment, closes its file and indexes it.
+func (r *camRecorder) close(g *openSeg) {
+	r.flush(g, true)
 	if err := g.file.close(); err != nil {
 		r.fail(err)
 	}
@@ -439,11 +707,5 @@ func (r *camRecorder) finish(why string) {
 	r.s.enqueue(indexOp{kind: "update", seg: g.row})
 	if g.row.State == StateDeleting {
 		r.s.enqueue(indexOp{kind: "drop", seg: g.row})
-	}
-	r.prevEndMS = g.row.EndMS
-	r.contig = why == "roll"
-	r.seg = nil
-	if why != "roll" {
-		r.havePrev = false
 	}
 }

@@ -7,12 +7,13 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 )
 
 // The clips are generated once by clips/make.sh and embedded so that neither
 // the build nor the tests need ffmpeg to run a simulated camera.
 //
-//go:embed clips/*.h264 clips/*.h265 clips/*.ulaw
+//go:embed clips/*.h264 clips/*.h265 clips/*.ulaw clips/*.aac
 var clipFS embed.FS
 
 const (
@@ -21,6 +22,7 @@ const (
 	frameTicks     = videoClockRate / clipFPS
 	audioRate      = 8000
 	audioChunk     = audioRate / 50 // 20 ms per packet, the usual G.711 ptime
+	aacRate        = 16000          // the AAC clip: AAC-LC, 16 kHz mono
 )
 
 // clip is one looped video: access units in decode order (no B-frames, so
@@ -37,6 +39,8 @@ var (
 	clipsErr  error
 	clips     map[string]*clip // key: codec + "_" + WxH
 	audioClip []byte
+	aacClip   [][]byte // AAC access units (1024 samples each)
+	aacConfig *mpeg4audio.AudioSpecificConfig
 )
 
 func clipKey(codec string, w, h int) string { return fmt.Sprintf("%s_%dx%d", codec, w, h) }
@@ -62,9 +66,34 @@ func loadClips() error {
 			cl.width, cl.height = c.w, c.h
 			clips[clipKey(c.codec, c.w, c.h)] = cl
 		}
-		audioClip, clipsErr = clipFS.ReadFile("clips/g711u_8000.ulaw")
+		if audioClip, clipsErr = clipFS.ReadFile("clips/g711u_8000.ulaw"); clipsErr != nil {
+			return
+		}
+		aacClip, aacConfig, clipsErr = loadAAC("clips/aac_16000.aac")
 	})
 	return clipsErr
+}
+
+// loadAAC reads a pre-encoded ADTS clip into access units and their
+// configuration (no encoder is needed at run time).
+func loadAAC(name string) ([][]byte, *mpeg4audio.AudioSpecificConfig, error) {
+	buf, err := clipFS.ReadFile(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pkts mpeg4audio.ADTSPackets
+	if err := pkts.Unmarshal(buf); err != nil {
+		return nil, nil, fmt.Errorf("clip %s: %w", name, err)
+	}
+	if len(pkts) == 0 {
+		return nil, nil, fmt.Errorf("clip %s: no access units", name)
+	}
+	aus := make([][]byte, len(pkts))
+	for i, p := range pkts {
+		aus[i] = p.AU
+	}
+	p := pkts[0]
+	return aus, &mpeg4audio.AudioSpecificConfig{Type: p.Type, SampleRate: p.SampleRate, ChannelConfig: p.ChannelConfig, ChannelCount: p.ChannelCount}, nil
 }
 
 // parseAnnexB splits an Annex-B stream into access units at every AUD (the

@@ -1,7 +1,7 @@
 // Package sim runs simulated RTSP cameras for the demo, the tests and the
 // benchmarks: N cameras on one listener, each with a main (1280x720) and a sub
 // (640x360) stream looping an embedded H.264 or H.265 clip with a moving
-// clock, optionally with a G.711 audio track, and fault switches (drop, stall,
+// clock, optionally with a G.711 or AAC audio track, and fault switches (drop, stall,
 // broken SDP, resolution change) that tests flip at runtime.
 package sim
 
@@ -30,12 +30,18 @@ import (
 type CameraSpec struct {
 	ID    string // path segment: rtsp://addr/<ID>/main
 	Codec string // "h264" (default) or "h265"
-	Audio bool   // add a G.711 mu-law 8 kHz track to both streams
+	Audio bool   // add an audio track to both streams
+	// AudioCodec, with Audio: "g711" (default: mu-law, 8 kHz mono, 20 ms
+	// packets) or "aac" (AAC-LC, 16 kHz mono, one access unit a packet, from
+	// a pre-encoded clip).
+	AudioCodec string
 	// PadBitrate, if set, pads the main stream with filler NAL units up to
 	// about this many bits per second, so a benchmark gets a realistic
 	// 4 Mbit/s packet rate from a tiny embedded clip.
 	PadBitrate int
 }
+
+func (c CameraSpec) aac() bool { return c.Audio && c.AudioCodec == "aac" }
 
 // Config configures a simulator.
 type Config struct {
@@ -353,9 +359,11 @@ func (st *stream) setClip(cl *clip) error {
 	desc := &description.Session{Medias: []*description.Media{{Type: description.MediaTypeVideo, Formats: []format.Format{vf}}}}
 	var am *description.Media
 	if st.cam.spec.Audio {
-		am = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{
-			&format.G711{PayloadTyp: 0, MULaw: true, SampleRate: audioRate, ChannelCount: 1},
-		}}
+		var af format.Format = &format.G711{PayloadTyp: 0, MULaw: true, SampleRate: audioRate, ChannelCount: 1}
+		if st.cam.spec.aac() {
+			af = &format.MPEG4Audio{PayloadTyp: 97, Config: aacConfig, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3}
+		}
+		am = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{af}}
 		desc.Medias = append(desc.Medias, am)
 	}
 	ns := &gortsplib.ServerStream{Server: st.srv, Desc: desc}
@@ -401,12 +409,15 @@ func randU32() uint32 {
 func (st *stream) run(ctx context.Context) {
 	start := time.Now()
 	var vi, ai int64 // frames and audio chunks scheduled so far
-	var fi, apos int // position inside the clips
+	var fi int       // position inside the video clip (audio: from ai)
 	vts, ats := randU32(), randU32()
 	gen := -1
 	var venc videoEncoder
-	var aenc interface {
-		Encode([]byte) ([]*rtp.Packet, error)
+	var aenc func(int) ([]*rtp.Packet, error) // packets of the audio clip's unit i
+	// audio: ticks (samples) per packet at its clock rate
+	astep, arate := int64(audioChunk), int64(audioRate)
+	if st.cam.spec.aac() {
+		astep, arate = 1024, aacRate
 	}
 	pad := 0
 	if st.variant == "main" {
@@ -419,7 +430,7 @@ func (st *stream) run(ctx context.Context) {
 		nextV := start.Add(time.Duration(vi) * time.Second / clipFPS)
 		next, isAudio := nextV, false
 		if st.cam.spec.Audio {
-			if nextA := start.Add(time.Duration(ai) * time.Second * audioChunk / audioRate); nextA.Before(nextV) {
+			if nextA := start.Add(time.Duration(ai) * time.Second * time.Duration(astep) / time.Duration(arate)); nextA.Before(nextV) {
 				next, isAudio = nextA, true
 			}
 		}
@@ -450,24 +461,34 @@ func (st *stream) run(ctx context.Context) {
 				return
 			}
 			if am != nil {
-				e, err := am.Formats[0].(*format.G711).CreateEncoder()
-				if err != nil {
-					return
+				switch f := am.Formats[0].(type) {
+				case *format.G711:
+					e, err := f.CreateEncoder()
+					if err != nil {
+						return
+					}
+					aenc = func(n int) ([]*rtp.Packet, error) {
+						chunk := make([]byte, audioChunk)
+						for i := range chunk {
+							chunk[i] = audioClip[(n*audioChunk+i)%len(audioClip)]
+						}
+						return e.Encode(chunk)
+					}
+				case *format.MPEG4Audio:
+					e, err := f.CreateEncoder()
+					if err != nil {
+						return
+					}
+					aenc = func(i int) ([]*rtp.Packet, error) { return e.Encode([][]byte{aacClip[i%len(aacClip)]}) }
 				}
-				aenc = e
 			}
 		}
 		stalled := st.cam.stall.Load()
 		now := time.Now()
 
 		if isAudio {
-			chunk := make([]byte, audioChunk)
-			for i := range chunk {
-				chunk[i] = audioClip[apos]
-				apos = (apos + 1) % len(audioClip)
-			}
 			if !stalled && aenc != nil {
-				pkts, err := aenc.Encode(chunk)
+				pkts, err := aenc(int(ai))
 				if err == nil {
 					for _, p := range pkts {
 						p.Timestamp += ats
@@ -475,7 +496,7 @@ func (st *stream) run(ctx context.Context) {
 					}
 				}
 			}
-			ats += audioChunk
+			ats += uint32(astep)
 			ai++
 			continue
 		}

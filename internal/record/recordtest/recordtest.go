@@ -5,6 +5,7 @@ package recordtest
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -174,4 +175,56 @@ func Probe(t testing.TB, target string, extra ...string) (dur float64, frames in
 		return dur, 0, &ProbeError{string(out), nil}
 	}
 	return dur, frames, nil
+}
+
+// Stream is one stream of an input as ffprobe reports it. Start and
+// Duration are in seconds (-1 when ffprobe gives none); Packets is counted
+// by reading the whole input.
+type Stream struct {
+	Type, Codec string
+	SampleRate  int
+	Start, Dur  float64
+	Packets     int
+}
+
+// End is when the stream's last sample ends.
+func (s Stream) End() float64 { return s.Start + s.Dur }
+
+// ProbeStreams runs ffprobe on a file or URL and returns its streams.
+func ProbeStreams(t testing.TB, target string, extra ...string) ([]Stream, error) {
+	t.Helper()
+	args := append([]string{"-v", "error"}, extra...)
+	args = append(args, "-count_packets", "-show_entries", "stream=codec_type,codec_name,sample_rate,start_time,duration,nb_read_packets",
+		"-of", "json", target)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffprobe", args...).Output()
+	if err != nil {
+		return nil, &ProbeError{string(out), err}
+	}
+	var res struct {
+		Streams []struct {
+			CodecType  string `json:"codec_type"`
+			CodecName  string `json:"codec_name"`
+			SampleRate string `json:"sample_rate"`
+			StartTime  string `json:"start_time"`
+			Duration   string `json:"duration"`
+			Packets    string `json:"nb_read_packets"`
+		} `json:"streams"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, &ProbeError{string(out), err}
+	}
+	var ss []Stream
+	for _, s := range res.Streams {
+		num := func(v string) float64 {
+			if v == "" || v == "N/A" {
+				return -1
+			}
+			return atof(v)
+		}
+		ss = append(ss, Stream{Type: s.CodecType, Codec: s.CodecName, SampleRate: atoi(s.SampleRate),
+			Start: num(s.StartTime), Dur: num(s.Duration), Packets: atoi(s.Packets)})
+	}
+	return ss, nil
 }

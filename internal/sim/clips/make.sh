@@ -36,4 +36,8 @@ clip h265 640x360 150k h265_640x360.h265
 # G.711 mu-law, 8 kHz mono: a beep per second, same length as the video loop.
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i "sine=frequency=880:beep_factor=4:duration=$DUR:sample_rate=8000" \
   -ac 1 -ar 8000 -f mulaw g711u_8000.ulaw
+# AAC-LC, 16 kHz mono, ADTS: the same beep, pre-encoded so the simulator needs
+# no encoder (CameraSpec.AudioCodec "aac").
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i "sine=frequency=880:beep_factor=4:duration=$DUR:sample_rate=16000" \
+  -ac 1 -ar 16000 -c:a aac -b:a 32k -f adts aac_16000.aac
 ls -l
