@@ -193,6 +193,10 @@ type Federation struct {
 	// NatsSystemCreds (with nats_url): creds file of a user of the
 	// cluster's system account (pushes account JWTs, reads leaf links).
 	NatsSystemCreds string `yaml:"nats_system_creds"`
+	// NatsCA (with nats_url): PEM file of the CA that signs the cluster's
+	// certificates; setting it makes every connection to the cluster TLS.
+	// Empty: tls:// URLs are checked against the system's CAs.
+	NatsCA string `yaml:"nats_ca"`
 	// Upstream and EnrollToken (lower site): enroll at first start.
 	Upstream    string `yaml:"upstream"`
 	EnrollToken string `yaml:"enroll_token"`
@@ -682,6 +686,9 @@ func (c *Config) validateExternalNATS(add func(field, rule string, args ...any))
 		}
 		if f.NatsSystemCreds != "" {
 			add("federation.nats_system_creds", "only with federation.nats_url")
+		}
+		if f.NatsCA != "" {
+			add("federation.nats_ca", "only with federation.nats_url")
 		}
 		return
 	}

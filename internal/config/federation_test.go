@@ -26,6 +26,7 @@ func TestFederationValidation(t *testing.T) {
 		{"federation:\n  nats_url: nats://n1:4222\n", "federation.nats_system_creds", "required with nats_url"},
 		{"federation:\n  nats_url: n1:4222\n", "federation.nats_url", "nats://"},
 		{"federation:\n  nats_system_creds: sys.creds\n", "federation.nats_system_creds", "only with federation.nats_url"},
+		{"federation:\n  nats_ca: ca.pem\n", "federation.nats_ca", "only with federation.nats_url"},
 	}
 	for _, tc := range cases {
 		path := filepath.Join(t.TempDir(), "c.yaml")
@@ -53,7 +54,7 @@ func TestFederationValidation(t *testing.T) {
 		t.Fatalf("valid federation config refused: %v", err)
 	}
 	ext := "federation:\n  nats_url: nats://n1:4222, tls://n2:4222\n  leaf_url: tls://nats.example.vn:7422\n" +
-		"  nats_operator_seed_file: op.nk\n  nats_system_creds: sys.creds\n"
+		"  nats_operator_seed_file: op.nk\n  nats_system_creds: sys.creds\n  nats_ca: /etc/vigil/nats-ca.pem\n"
 	path = filepath.Join(t.TempDir(), "ext.yaml")
 	_ = os.WriteFile(path, []byte(ext), 0o600)
 	if _, err := Load(path, nil); err != nil {

@@ -36,12 +36,13 @@ import (
 // each start. Revoking adds the leaf user to the account's revocations and
 // pushes the account again: the cluster refuses and closes that user at once.
 type extCluster struct {
-	urls   string
-	tier1  string
-	op     nkeys.KeyPair
-	sys    *nats.Conn
-	db     *store.DB
-	sealer registry.Sealer
+	urls    string
+	tlsOpts []nats.Option // the cluster's CA (federation.nats_ca), if any
+	tier1   string
+	op      nkeys.KeyPair
+	sys     *nats.Conn
+	db      *store.DB
+	sealer  registry.Sealer
 
 	mu    sync.Mutex
 	sites map[string]*extSite // site id → account (active sites)
@@ -81,8 +82,12 @@ func openExtCluster(cfg config.Config, db *store.DB, sealer registry.Sealer) (*e
 	}
 	c := &extCluster{urls: f.NatsURL, tier1: cfg.Site.ID, op: op, db: db, sealer: sealer,
 		sites: map[string]*extSite{}, byKey: map[string]string{}}
-	c.sys, err = nats.Connect(f.NatsURL, nats.UserCredentials(f.NatsSystemCreds), nats.Name("vigil-"+cfg.Site.ID+"-system"),
-		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+	if f.NatsCA != "" {
+		// A private CA for the cluster's tls:// URLs.
+		c.tlsOpts = append(c.tlsOpts, nats.RootCAs(f.NatsCA))
+	}
+	c.sys, err = nats.Connect(f.NatsURL, append([]nats.Option{nats.UserCredentials(f.NatsSystemCreds), nats.Name("vigil-" + cfg.Site.ID + "-system"),
+		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false)}, c.tlsOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("federation: external NATS (system account): %w", err)
 	}
@@ -307,9 +312,9 @@ func (c *extCluster) connect(site, name string) (*nats.Conn, error) {
 	if es == nil {
 		return nil, ErrNotFound
 	}
-	return nats.Connect(c.urls, nats.UserJWT(func() (string, error) { return es.userJWT, nil },
+	return nats.Connect(c.urls, append([]nats.Option{nats.UserJWT(func() (string, error) { return es.userJWT, nil },
 		func(nonce []byte) ([]byte, error) { return es.userKey.Sign(nonce) }),
-		nats.Name(name), nats.MaxReconnects(-1))
+		nats.Name(name), nats.MaxReconnects(-1)}, c.tlsOpts...)...)
 }
 
 // leafLinks asks every server of the cluster for its leaf connections and

@@ -2,7 +2,15 @@ package federation_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -40,6 +48,13 @@ func must[T any](v T, err error) T {
 }
 
 func startNatsCluster(t *testing.T, domain string) *natsCluster {
+	t.Helper()
+	return startNatsClusterWith(t, domain, nil)
+}
+
+// startNatsClusterWith starts the cluster after mutate (nil: none) has
+// changed its options (TLS, say).
+func startNatsClusterWith(t *testing.T, domain string, mutate func(*server.Options)) *natsCluster {
 	t.Helper()
 	dir := t.TempDir()
 	op := must(nkeys.CreateOperator())
@@ -84,6 +99,9 @@ func startNatsCluster(t *testing.T, domain string) *natsCluster {
 	// Lower sites dial the address they were given (leaf_url), not the
 	// cluster's own (leafnodes { no_advertise: true }).
 	opts.LeafNode.NoAdvertise = true
+	if mutate != nil {
+		mutate(opts)
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -287,4 +305,63 @@ func TestFederationExternalNATSDomain(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "jetstream { domain: test-site }") {
 		t.Fatalf("enrollment on a cluster of another JetStream domain: %v", err)
 	}
+}
+
+// TestFederationExternalNATSPrivateCA: a cluster whose certificates a
+// private CA signs is reached with federation.nats_ca, over TLS only.
+func TestFederationExternalNATSPrivateCA(t *testing.T) {
+	caPEM, cert := testCA(t)
+	caFile := filepath.Join(t.TempDir(), "nats-ca.pem")
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cl := startNatsClusterWith(t, "test-site", func(o *server.Options) {
+		o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		o.TLS = true
+	})
+	t1 := apptest.Start(t, storetest.SQLite(t), apptest.Options{Mutate: func(c *config.Config) {
+		c.Federation.NatsURL = cl.clientURL
+		c.Federation.NatsOperatorSeedFile = cl.seedFile
+		c.Federation.NatsSystemCreds = cl.sysCreds
+		c.Federation.NatsCA = caFile
+		c.Federation.LeafURL = "nats-leaf://" + cl.leafAddr
+	}})
+	t1.SeedWorld(nil)
+	if _, err := t1.App.Registry.CreateSystem(context.Background(), seed, registry.System{ID: "xa-a", Name: "Camera xã A", Tier: 3,
+		ManagingOrgID: "ubnd-xa", OperatingOrgID: "vnpt", SiteID: "site-a"}); err != nil {
+		t.Fatal(err)
+	}
+	t1.User("admin", "so-khcn", "admin")
+	tok := enrollToken(t, t1.Login("admin"), "site-a", "xa-a")
+	// Enrolling pushes the site's account and opens tier 1's connection in
+	// it: both through the CA-checked TLS connections.
+	if _, err := t1.App.Federation.Redeem(context.Background(), tok, "site-a", "test"); err != nil {
+		t.Fatalf("enrollment on a cluster with a private CA: %v", err)
+	}
+	cz, err := cl.ns.Connz(&server.ConnzOptions{})
+	if err != nil || cz.NumConns < 2 {
+		t.Fatalf("cluster connections: %v %+v", err, cz)
+	}
+	for _, c := range cz.Conns {
+		if c.TLSVersion == "" {
+			t.Fatalf("a connection to the cluster without TLS: %+v", c)
+		}
+	}
+}
+
+// testCA makes a CA and a server certificate for 127.0.0.1 it signs.
+func testCA(t *testing.T) ([]byte, tls.Certificate) {
+	t.Helper()
+	caKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vigil test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER := must(x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey))
+	ca := must(x509.ParseCertificate(caDER))
+	key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "ext-nats"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der := must(x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey))
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
