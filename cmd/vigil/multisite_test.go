@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-vms/vigil/internal/federation/fedtest"
 	"github.com/vigil-vms/vigil/internal/store/storetest"
 )
 
@@ -49,7 +50,7 @@ func TestMultiSite(t *testing.T) {
 	}
 	dsn1, dsnB := storetest.PostgresDSN(t), storetest.PostgresDSN(t)
 	w := newWorld(t)
-	proxy := newLinkProxy(t)
+	proxy := fedtest.NewLinkProxy(t)
 
 	// Tier 1: PostgreSQL, a leaf listener; lower sites are told to dial the
 	// proxy, which forwards to the listener until the test cuts it.
@@ -891,74 +892,3 @@ func (c *client) audit(action, object string) []auditRow {
 	c.must("GET", q, nil, &page, 200)
 	return page.Items
 }
-
-// linkProxy stands between the lower sites and tier 1's leaf port so the
-// test can cut the link and restore it, like a 4G link dropping (the same
-// as internal/federation's proxy_test.go).
-type linkProxy struct {
-	ln     net.Listener
-	mu     sync.Mutex
-	target string
-	cut    bool
-	conns  map[net.Conn]struct{}
-}
-
-func newLinkProxy(t testing.TB) *linkProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &linkProxy{ln: ln, conns: map[net.Conn]struct{}{}}
-	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.Cut() })
-	return p
-}
-
-func (p *linkProxy) Addr() string { return p.ln.Addr().String() }
-
-func (p *linkProxy) SetTarget(addr string) { p.mu.Lock(); p.target = addr; p.mu.Unlock() }
-
-func (p *linkProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		cut, target := p.cut, p.target
-		p.mu.Unlock()
-		if cut || target == "" {
-			c.Close()
-			continue
-		}
-		u, err := net.Dial("tcp", target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.cut { // cut while dialling
-			p.mu.Unlock()
-			c.Close()
-			u.Close()
-			continue
-		}
-		p.conns[c], p.conns[u] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(u, c); u.Close(); c.Close() }()
-		go func() { _, _ = io.Copy(c, u); u.Close(); c.Close() }()
-	}
-}
-
-// Cut drops every connection and refuses new ones until Restore.
-func (p *linkProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = true
-	for c := range p.conns {
-		c.Close()
-	}
-	p.conns = map[net.Conn]struct{}{}
-}
-
-func (p *linkProxy) Restore() { p.mu.Lock(); p.cut = false; p.mu.Unlock() }

@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-vms/vigil/internal/audit"
 	"github.com/vigil-vms/vigil/internal/config"
 	"github.com/vigil-vms/vigil/internal/federation"
+	"github.com/vigil-vms/vigil/internal/federation/fedtest"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/secrets"
 	"github.com/vigil-vms/vigil/internal/store"
@@ -275,7 +276,7 @@ func BenchmarkFederation(b *testing.B) {
 	} else {
 		t1db = storetest.Postgres(b)
 	}
-	proxy := newLinkProxy(b)
+	proxy := fedtest.NewLinkProxy(b)
 	t1 := startTier1(b, t1db, proxy)
 	t1.SeedWorld(nil)
 	if _, err := t1.App.Registry.CreateSystem(ctx, seed, registry.System{ID: "xa-a", Name: "Camera xã A", Tier: 2,

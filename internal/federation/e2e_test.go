@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-vms/vigil/internal/audit"
 	"github.com/vigil-vms/vigil/internal/config"
 	"github.com/vigil-vms/vigil/internal/federation"
+	"github.com/vigil-vms/vigil/internal/federation/fedtest"
 	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/media"
 	"github.com/vigil-vms/vigil/internal/registry"
@@ -36,7 +37,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func startTier1(t testing.TB, db *store.DB, proxy *linkProxy) *apptest.Site {
+func startTier1(t testing.TB, db *store.DB, proxy *fedtest.LinkProxy) *apptest.Site {
 	t.Helper()
 	s := apptest.Start(t, db, apptest.Options{Mutate: func(c *config.Config) {
 		c.Federation.LeafListen = "127.0.0.1:0"
@@ -124,12 +125,58 @@ func auditHead(t testing.TB, db *store.DB) int64 {
 	return n
 }
 
+// checkLeafConfined shows that lower site a, with its own valid
+// credentials, cannot drive tier 1's JetStream API in its account (deleting
+// or purging what tier 1 sourced from it is refused at the leaf), and that
+// what it may publish there is an allow-list of answers: a reply subject
+// gets through (the control), any other subject tier 1 might listen on does
+// not.
+func checkLeafConfined(t *testing.T, t1, a *apptest.Site) {
+	t.Helper()
+	ctx := context.Background()
+	held, err := t1.App.Federation.InStreamMessagesForTest(ctx, "site-a")
+	if err != nil || held == 0 {
+		t.Fatalf("tier 1 holds %d messages of site A: %v", held, err)
+	}
+	for _, subj := range []string{"$JS.test-site.API.STREAM.DELETE.VIGIL_IN", "$JS.test-site.API.STREAM.PURGE.VIGIL_IN", "$JS.API.STREAM.DELETE.VIGIL_IN"} {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		reply, err := a.App.Federation.UpstreamRequestForTest(rctx, subj, nil)
+		cancel()
+		if err == nil && strings.Contains(string(reply), `"success":true`) {
+			t.Fatalf("%s from site A succeeded: %s", subj, reply)
+		}
+	}
+	if n, err := t1.App.Federation.InStreamMessagesForTest(ctx, "site-a"); err != nil || n < held {
+		t.Fatalf("site A changed tier 1's stream: %d messages (was %d), %v", n, held, err)
+	}
+	inbox, err := t1.App.Federation.ListenSiteForTest("site-a", "_INBOX.probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := t1.App.Federation.ListenSiteForTest("site-a", "vigil.probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a reply from site A reaches tier 1", func() bool {
+		if err := a.App.Federation.PublishUpstreamForTest("vigil.probe", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.App.Federation.PublishUpstreamForTest("_INBOX.probe", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		return inbox() > 0
+	})
+	if other() != 0 {
+		t.Fatalf("site A published %d messages on a subject outside its allow-list", other())
+	}
+}
+
 // TestFederation runs tier 1 (PostgreSQL) and two lower sites (SQLite and
 // PostgreSQL), each with its own data folder, database and embedded NATS,
 // linked by leaf connections through a proxy that the test cuts.
 func TestFederation(t *testing.T) {
 	ctx := context.Background()
-	proxy := newLinkProxy(t)
+	proxy := fedtest.NewLinkProxy(t)
 	t1 := startTier1(t, storetest.Postgres(t), proxy)
 	t1.SeedWorld(nil)
 	for _, sy := range []registry.System{
@@ -211,46 +258,9 @@ func TestFederation(t *testing.T) {
 		t.Fatalf("site A changed site B's camera: %q", c.Name)
 	}
 
-	// Nor drive tier 1's JetStream API in its own account: deleting or
-	// purging what tier 1 sourced from it is refused at the leaf.
-	held, err := t1.App.Federation.InStreamMessagesForTest(ctx, "site-a")
-	if err != nil || held == 0 {
-		t.Fatalf("tier 1 holds %d messages of site A: %v", held, err)
-	}
-	for _, subj := range []string{"$JS.test-site.API.STREAM.DELETE.VIGIL_IN", "$JS.test-site.API.STREAM.PURGE.VIGIL_IN", "$JS.API.STREAM.DELETE.VIGIL_IN"} {
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		reply, err := a.App.Federation.UpstreamRequestForTest(rctx, subj, nil)
-		cancel()
-		if err == nil && strings.Contains(string(reply), `"success":true`) {
-			t.Fatalf("%s from site A succeeded: %s", subj, reply)
-		}
-	}
-	if n, err := t1.App.Federation.InStreamMessagesForTest(ctx, "site-a"); err != nil || n < held {
-		t.Fatalf("site A changed tier 1's stream: %d messages (was %d), %v", n, held, err)
-	}
-	// What a lower site may publish into its account at tier 1 is an
-	// allow-list of answers: a reply subject gets through (the control),
-	// any other subject tier 1 might listen on does not.
-	inbox, err := t1.App.Federation.ListenSiteForTest("site-a", "_INBOX.probe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := t1.App.Federation.ListenSiteForTest("site-a", "vigil.probe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "a reply from site A reaches tier 1", func() bool {
-		if err := a.App.Federation.PublishUpstreamForTest("vigil.probe", []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		if err := a.App.Federation.PublishUpstreamForTest("_INBOX.probe", []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		return inbox() > 0
-	})
-	if other() != 0 {
-		t.Fatalf("site A published %d messages on a subject outside its allow-list", other())
-	}
+	// Nor drive tier 1's JetStream API in its own account, nor publish
+	// outside its allow-list.
+	checkLeafConfined(t, t1, a)
 
 	// Cut the link. Tier 1 sees it down and opens an alert; meanwhile the
 	// lower sites keep changing.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/vigil-vms/vigil/internal/apptest"
 	"github.com/vigil-vms/vigil/internal/config"
+	"github.com/vigil-vms/vigil/internal/federation/fedtest"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/store/storetest"
 )
@@ -122,7 +123,7 @@ func startNatsClusterWith(t *testing.T, domain string, mutate func(*server.Optio
 func TestFederationExternalNATS(t *testing.T) {
 	ctx := context.Background()
 	cl := startNatsCluster(t, "test-site")
-	proxy := newLinkProxy(t)
+	proxy := fedtest.NewLinkProxy(t)
 	proxy.SetTarget(cl.leafAddr)
 	db1, dataDir := storetest.Postgres(t), t.TempDir()
 	startT1 := func() *apptest.Site {
@@ -177,41 +178,7 @@ func TestFederationExternalNATS(t *testing.T) {
 
 	// The leaf's allow-list holds at the cluster: no JetStream API of tier
 	// 1's domain, no subject tier 1 listens to; a reply subject passes.
-	held, err := t1.App.Federation.InStreamMessagesForTest(ctx, "site-a")
-	if err != nil || held == 0 {
-		t.Fatalf("tier 1 holds %d messages of site A: %v", held, err)
-	}
-	for _, subj := range []string{"$JS.test-site.API.STREAM.DELETE.VIGIL_IN", "$JS.test-site.API.STREAM.PURGE.VIGIL_IN", "$JS.API.STREAM.DELETE.VIGIL_IN"} {
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		reply, err := a.App.Federation.UpstreamRequestForTest(rctx, subj, nil)
-		cancel()
-		if err == nil && strings.Contains(string(reply), `"success":true`) {
-			t.Fatalf("%s from site A succeeded: %s", subj, reply)
-		}
-	}
-	if n, err := t1.App.Federation.InStreamMessagesForTest(ctx, "site-a"); err != nil || n < held {
-		t.Fatalf("site A changed tier 1's stream: %d messages (was %d), %v", n, held, err)
-	}
-	inbox, err := t1.App.Federation.ListenSiteForTest("site-a", "_INBOX.probe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := t1.App.Federation.ListenSiteForTest("site-a", "vigil.probe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "a reply from site A reaches tier 1", func() bool {
-		if err := a.App.Federation.PublishUpstreamForTest("vigil.probe", []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		if err := a.App.Federation.PublishUpstreamForTest("_INBOX.probe", []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		return inbox() > 0
-	})
-	if other() != 0 {
-		t.Fatalf("site A published %d messages on a subject outside its allow-list", other())
-	}
+	checkLeafConfined(t, t1, a)
 
 	// Cut the link: the cluster reports the leaf gone; changes wait at the
 	// lower site and arrive once each when it returns.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vigil-vms/vigil/internal/apptest"
+	"github.com/vigil-vms/vigil/internal/federation/fedtest"
 	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/sim"
@@ -23,7 +24,7 @@ import (
 //	go test -run '^$' -bench FootageAcrossTiers -benchtime 20x ./internal/federation/
 func BenchmarkFootageAcrossTiers(b *testing.B) {
 	ctx := context.Background()
-	proxy := newLinkProxy(b)
+	proxy := fedtest.NewLinkProxy(b)
 	t1 := startTier1(b, storetest.Postgres(b), proxy)
 	t1.SeedWorld(nil)
 	if _, err := t1.App.Registry.CreateSystem(ctx, seed, registry.System{ID: "huyen-b", Name: "Camera huyện B", Tier: 2,
