@@ -38,16 +38,7 @@ func TestAudioThroughTheAPI(t *testing.T) {
 	s.User("admin", "so-khcn", "admin", "auditor")
 	admin := s.Login("admin")
 
-	t0 := time.Now().Add(-time.Minute)
-	var out tl
-	recordtest.WaitFor(t, "5 s recorded", func() bool {
-		s.App.Recorder.Flush()
-		if st := admin.Do("GET", "/api/v1/recordings/timeline?camera_ids=cam-traffic&from="+ms(t0)+"&to="+ms(time.Now().Add(time.Minute)), nil, &out); st != 200 {
-			t.Fatalf("timeline: %d", st)
-		}
-		sp := out.Timelines[0].Spans
-		return len(sp) > 0 && sp[0].To.Sub(sp[0].From) >= 5*time.Second
-	})
+	out := waitRecorded(t, s, admin, "cam-traffic", time.Now().Add(-time.Minute), 5*time.Second)
 	span := out.Timelines[0].Spans[0]
 	var tok struct{ Token string }
 	if st := admin.Do("POST", "/api/v1/cameras/cam-traffic/stream-token", map[string]string{}, &tok); st != 200 {

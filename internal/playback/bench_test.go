@@ -99,26 +99,44 @@ func (d dirRes) SegmentPath(_, rel string) (string, error) { return record.JoinI
 // the middle of a 5-minute segment (300 one-second fragments of 25 frames,
 // a keyframe each second): index query, fragment-table scan, header, first
 // 64 KiB read.
-func BenchmarkPlaybackFirstByte(b *testing.B) {
+func BenchmarkPlaybackFirstByte(b *testing.B) { benchFirstByte(b, "real-segment", "") }
+
+// benchFirstByte writes a 5-minute segment built from the fuzz seed's init
+// (300 one-second fragments of 25 video frames, and with audio 50 samples
+// of 20 ms of LPCM each) and times the first 64 KiB of an MP4 from its
+// middle; audio names the audio codec the seed carries ("" = none).
+func benchFirstByte(b *testing.B, seed, audio string) {
 	db := storetest.SQLite(b)
 	dir := b.TempDir()
-	data, err := os.ReadFile(filepath.Join("..", "record", "testdata", "fuzz", "FuzzScanFile", "real-segment"))
+	data, err := os.ReadFile(filepath.Join("..", "record", "testdata", "fuzz", "FuzzScanFile", seed))
 	if err != nil {
 		b.Fatal(err)
 	}
-	fi, err := record.ScanFile(bytesReader(unquoteSeed(b, data)), int64(len(unquoteSeed(b, data))))
+	seg := unquoteSeed(b, data)
+	fi, err := record.ScanFile(bytesReader(seg), int64(len(seg)))
 	if err != nil {
 		b.Fatal(err)
+	}
+	if audio != "" && (fi.Audio == nil || fi.Audio.Codec != audio) {
+		b.Fatalf("seed %s has no %s track: %+v", seed, audio, fi.Audio)
 	}
 	var buf seekablebuffer.Buffer
 	_, _ = buf.Write(fi.Init)
-	payload := make([]byte, 20000) // ~4 Mbit/s at 25 fps
+	payload, pcm := make([]byte, 20000), make([]byte, 320) // ~4 Mbit/s at 25 fps; 20 ms of 8 kHz 16-bit
 	for f := 0; f < 300; f++ {
-		var ss []*fmp4.Sample
+		var vs []*fmp4.Sample
 		for i := 0; i < 25; i++ {
-			ss = append(ss, &fmp4.Sample{Duration: 3600, IsNonSyncSample: i != 0, Payload: payload})
+			vs = append(vs, &fmp4.Sample{Duration: 3600, IsNonSyncSample: i != 0, Payload: payload})
 		}
-		if err := (fmp4.Part{SequenceNumber: uint32(f + 1), Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: uint64(f) * 90000, Samples: ss}}}).Marshal(&buf); err != nil {
+		tracks := []*fmp4.PartTrack{{ID: 1, BaseTime: uint64(f) * 90000, Samples: vs}}
+		if audio != "" {
+			var as []*fmp4.Sample
+			for i := 0; i < 50; i++ {
+				as = append(as, &fmp4.Sample{Duration: 160, Payload: pcm})
+			}
+			tracks = append(tracks, &fmp4.PartTrack{ID: 2, BaseTime: uint64(f) * 8000, Samples: as})
+		}
+		if err := (fmp4.Part{SequenceNumber: uint32(f + 1), Tracks: tracks}).Marshal(&buf); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -137,8 +155,8 @@ func BenchmarkPlaybackFirstByte(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		p, err := playback.Build(context.Background(), db.Q(), dirRes(dir), "cam-000", start.Add(150500*time.Millisecond), start.Add(180*time.Second), time.Hour)
-		if err != nil {
-			b.Fatal(err)
+		if err != nil || p.Audio != audio {
+			b.Fatal(err, p)
 		}
 		if _, err := io.ReadFull(p, first); err != nil {
 			b.Fatal(err)

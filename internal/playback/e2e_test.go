@@ -56,15 +56,7 @@ func TestPlaybackAndExportEndToEnd(t *testing.T) {
 
 	// Wait for 5 s of footage (the recorder starts with the site).
 	t0 := time.Now().Add(-time.Minute)
-	var out tl
-	recordtest.WaitFor(t, "5 s recorded", func() bool {
-		s.App.Recorder.Flush()
-		if st := admin.Do("GET", "/api/v1/recordings/timeline?camera_ids=cam-traffic&from="+ms(t0)+"&to="+ms(time.Now().Add(time.Minute)), nil, &out); st != 200 {
-			t.Fatalf("timeline: %d", st)
-		}
-		sp := out.Timelines[0].Spans
-		return len(sp) > 0 && sp[0].To.Sub(sp[0].From) >= 5*time.Second
-	})
+	out := waitRecorded(t, s, admin, "cam-traffic", t0, 5*time.Second)
 	span := out.Timelines[0].Spans[0]
 	if len(out.Timelines[0].Spans) != 1 {
 		t.Fatalf("a continuously sending camera has one span: %+v", out.Timelines[0])
@@ -217,4 +209,20 @@ func TestPlaybackAndExportEndToEnd(t *testing.T) {
 			t.Fatalf("audit lacks %s: %v", k, seen)
 		}
 	}
+}
+
+// waitRecorded waits until camera has d of footage in its first span since
+// t0 (the recorder starts with the site) and returns the timeline.
+func waitRecorded(t *testing.T, s *apptest.Site, c *apptest.Client, camera string, t0 time.Time, d time.Duration) tl {
+	t.Helper()
+	var out tl
+	recordtest.WaitFor(t, d.String()+" recorded", func() bool {
+		s.App.Recorder.Flush()
+		if st := c.Do("GET", "/api/v1/recordings/timeline?camera_ids="+camera+"&from="+ms(t0)+"&to="+ms(time.Now().Add(time.Minute)), nil, &out); st != 200 {
+			t.Fatalf("timeline: %d", st)
+		}
+		sp := out.Timelines[0].Spans
+		return len(sp) > 0 && sp[0].To.Sub(sp[0].From) >= d
+	})
+	return out
 }
