@@ -52,6 +52,7 @@ const (
 	clipIdle     = 2 * time.Minute // a clip nobody read for this long is closed
 	maxOpenClips = 256
 	footageConc  = 8 // footage requests a lower site serves at once
+	exportConc   = 2 // exports it runs at once (each writes a whole file), apart from those
 )
 
 // openClip is an MP4 a lower site keeps open for tier 1.
@@ -72,22 +73,28 @@ func newClipID() string {
 }
 
 // answerFootage serves tier 1's footage requests, a few at a time (a read
-// is a disk read of up to footageChunk; an export writes a file).
+// is a disk read of up to footageChunk). Exports, which write a whole file,
+// take slots of their own, so a few long extractions never hold up the
+// chunk reads of someone watching.
 func (sh *shipper) answerFootage(m *nats.Msg) {
 	s := sh.s
+	sem := s.footageSem
+	if isExport(m.Data) {
+		sem = s.exportSem
+	}
 	select {
-	case s.footageSem <- struct{}{}:
+	case sem <- struct{}{}:
 	case <-s.ctx.Done():
 		return
 	}
 	if s.ctx.Err() != nil {
-		<-s.footageSem
+		<-sem
 		return
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer func() { <-s.footageSem }()
+		defer func() { <-sem }()
 		site := s.d.Cfg.Site.ID
 		req, err := DecodeFootageRequest(m.Data)
 		if err == nil && s.creds != nil && req.By != nil && req.By.Site != s.creds.HubSiteID {
@@ -120,6 +127,16 @@ func (sh *shipper) answerFootage(m *nats.Msg) {
 		}
 		respondFootage(m, site, &rep, nil)
 	}()
+}
+
+// isExport tells an export request by its op before it is decoded (the
+// decode happens on the worker; a request that lies here is still decoded
+// and checked there).
+func isExport(data []byte) bool {
+	var r struct {
+		Op string `json:"op"`
+	}
+	return len(data) <= maxFootageReq && json.Unmarshal(data, &r) == nil && r.Op == OpExport
 }
 
 type footageRefusal struct{ code, field, msg string }

@@ -122,6 +122,9 @@ func FuzzDecodeFootageRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if (r.Op == OpExport) != isExport(data) {
+			t.Fatalf("export slot chosen wrongly for op %q", r.Op)
+		}
 		if r.V != envelopeVersion {
 			t.Fatalf("accepted version %d", r.V)
 		}

@@ -97,6 +97,7 @@ type Service struct {
 	// footage served to tier 1 (footage.go)
 	clips      clipTable
 	footageSem chan struct{}
+	exportSem  chan struct{}
 }
 
 // Errors.
@@ -115,7 +116,7 @@ func New(d Deps) *Service {
 		d.Log = slog.Default()
 	}
 	return &Service{d: d, log: d.Log, appliers: map[string]*applier{}, shipKick: make(chan struct{}, 1),
-		footageSem: make(chan struct{}, footageConc)}
+		footageSem: make(chan struct{}, footageConc), exportSem: make(chan struct{}, exportConc)}
 }
 
 // Enabled reports whether this site runs the federation link.
