@@ -108,10 +108,31 @@ func footageAcrossTiers(t *testing.T, t1, b *apptest.Site, viewer *apptest.Clien
 		t.Fatalf("%d playback entries at site B for the tier-1 user, want 1 (one clip for both requests)", n)
 	}
 
-	// The export: made at site B, copied to tier 1.
-	var ex playback.EvidenceExport
+	// An export tier 1 cannot keep (here: site B's manifest key is not the
+	// one tier 1 pinned for it) is refused, and site B releases the lock of
+	// the copy nobody can reach.
 	body := map[string]any{"from": from.Format(time.RFC3339Nano), "to": to.Format(time.RFC3339Nano), "purpose": "Xác minh vụ va chạm giao thông",
 		"requester": playback.EvidenceRequester{Name: "Đại úy Nguyễn Văn A", Organisation: "Công an huyện B", Document: "CV 123/CAH"}}
+	if _, err := t1.App.DB.Q().Exec(ctx, `UPDATE federation_sites SET evidence_key_id = 'ffffffffffffffff' WHERE site_id = 'site-b'`); err != nil {
+		t.Fatal(err)
+	}
+	var refusal struct{ Code string }
+	if st := viewer.Do("POST", "/api/v1/cameras/cam-b1/exports", body, &refusal); st != 502 || refusal.Code != "site_failed" {
+		t.Fatalf("export signed with an unpinned key: status %d %+v", st, refusal)
+	}
+	orphans, err := b.App.Playback.List(ctx, "cam-b1", 10)
+	if err != nil || len(orphans) != 1 || orphans[0].Locked || !playback.PerformedFor(orphans[0], tier1) {
+		t.Fatalf("site B's copy of the refused export: %v %+v", err, orphans)
+	}
+	if n := count(t, t1.App.DB, `SELECT COUNT(*) FROM playback_exports`); n != 0 {
+		t.Fatalf("tier 1 kept %d exports of a refused import", n)
+	}
+	if _, err := t1.App.DB.Q().Exec(ctx, `UPDATE federation_sites SET evidence_key_id = '' WHERE site_id = 'site-b'`); err != nil {
+		t.Fatal(err)
+	}
+
+	// The export: made at site B, copied to tier 1.
+	var ex playback.EvidenceExport
 	if st := viewer.Do("POST", "/api/v1/cameras/cam-b1/exports", body, &ex); st != 201 || ex.OriginSite != "site-b" || !ex.Locked {
 		t.Fatalf("export of cam-b1 at tier 1: status %d, %+v", st, ex)
 	}

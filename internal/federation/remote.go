@@ -452,9 +452,24 @@ func (s *Service) RemoteExport(ctx context.Context, req RemoteExportRequest) (pl
 		return playback.EvidenceExport{}, fmt.Errorf("%w: no export in the answer", ErrUnreachable)
 	}
 	src := &exportReader{ctx: ctx, s: s, site: site, id: rep.Export.ID, size: rep.Export.Bytes, by: req.By}
-	return s.d.Playback.Import(ctx, playback.ImportRequest{Origin: site, Manifest: rep.Export.Manifest, File: src,
+	ex, err := s.d.Playback.Import(ctx, playback.ImportRequest{Origin: site, Manifest: rep.Export.Manifest, File: src,
 		Performer: playback.EvidencePerson{ID: req.By.UserID, Name: req.By.Username, Org: req.By.Org}, Remote: req.By.Remote,
 		TrustKey: func(keyID string) error { return s.pinEvidenceKey(ctx, site, keyID) }})
+	if err != nil {
+		// Nothing reached tier 1's store: the site's copy would stay locked
+		// with no one able to reach it, so tier 1 has the site release it
+		// (audited there as this user's release). The extraction itself
+		// stays in both logs; the user may extract again.
+		orphan := *rep.Export
+		orphan.OriginSite = site
+		rctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		defer cancel()
+		if rerr := s.ReleaseRemoteExport(rctx, orphan, req.By); rerr != nil {
+			s.log.Warn("federation: an export that did not reach tier 1 stays locked at its site", "site", site, "export", orphan.ID, "err", rerr)
+		}
+		return playback.EvidenceExport{}, err
+	}
+	return ex, nil
 }
 
 // exportReader reads an export's file from its site, in order.
