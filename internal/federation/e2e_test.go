@@ -28,9 +28,19 @@ var seed = registry.Actor{UserID: "system", Username: "test-seed", Remote: "loca
 // from hanging.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	waitForWhy(t, what, cond, nil)
+}
+
+// waitForWhy is waitFor that says, when it gives up, what state it saw
+// (why), so a stuck wait tells where it stuck.
+func waitForWhy(t testing.TB, what string, cond func() bool, why func() string) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
+			if why != nil {
+				t.Fatalf("timed out waiting for %s: %s", what, why())
+			}
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -308,8 +318,13 @@ func TestFederation(t *testing.T) {
 	proxy.Restore()
 	a.App.Federation.Kick()
 	headA := auditHead(t, a.App.DB)
-	waitFor(t, "catch-up", func() bool {
+	waitForWhy(t, "catch-up", func() bool {
 		return site(t, t1, "site-a").AuditSeq >= headA && has("cam-b2")
+	}, func() string {
+		stA, errA := a.App.Federation.Stats(ctx)
+		stB, errB := b.App.Federation.Stats(ctx)
+		return fmt.Sprintf("site A head %d, at tier 1 %+v, shipped %+v (%v); site B shipped %+v (%v), tier 1 %+v, cam-b2 there %v",
+			headA, site(t, t1, "site-a"), stA, errA, stB, errB, site(t, t1, "site-b"), has("cam-b2"))
 	})
 	waitFor(t, "alert closed", func() bool {
 		als, _ := t1.App.Federation.Alerts(ctx, "site-a", true)

@@ -268,7 +268,19 @@ type applier struct {
 	js     jetstream.JetStream
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// Used by the link monitor only: until watchUntil after the link came
+	// back, the source is checked each round and re-added if it did not
+	// take (see checkSource); lastResume spaces the attempts.
+	watchUntil time.Time
+	lastResume time.Time
 }
+
+const (
+	sourceWatch = time.Minute     // how long after a link returns the source is watched
+	sourceIdle  = 5 * time.Second // a healthy source hears from the site within (heartbeats)
+	resumeEvery = 3 * time.Second // re-adding a source that did not take, at most this often
+)
 
 func (s *Service) newApplier(site string) (*applier, error) {
 	var nc *nats.Conn
@@ -336,7 +348,8 @@ func inStreamConfig(site string, withSource bool) jetstream.StreamConfig {
 // link is up, instead of waiting for the server's retry back-off (which
 // grows to minutes over a long outage). Re-adding the source resumes after
 // the last message the stream holds from it; apply is idempotent anyway.
-func (a *applier) resumeSource(ctx context.Context) {
+func (a *applier) resumeSource(ctx context.Context, now time.Time) {
+	a.lastResume = now
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := a.js.UpdateStream(ctx, inStreamConfig(a.site, false)); err != nil {
@@ -346,6 +359,35 @@ func (a *applier) resumeSource(ctx context.Context) {
 	if _, err := a.js.UpdateStream(ctx, inStreamConfig(a.site, true)); err != nil {
 		a.s.log.Warn("federation: resuming source failed", "site", a.site, "err", err)
 	}
+}
+
+// checkSource re-adds the source when, after the link returned, it has not
+// taken: the leaf can be up at tier 1 a moment before the lower site's
+// JetStream API is reachable across it (interest still propagating, more so
+// on a loaded node), and a source whose first request failed falls back to
+// the server's back-off. Seen once in CI as a catch-up stuck past a minute.
+func (a *applier) checkSource(ctx context.Context, now time.Time) {
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := a.js.Stream(ictx, inStream)
+	if err != nil {
+		return
+	}
+	info, err := st.Info(ictx)
+	if err != nil || len(info.Sources) == 0 {
+		return
+	}
+	src := info.Sources[0]
+	if src.Error == nil && src.Active >= 0 && src.Active < sourceIdle {
+		a.watchUntil = time.Time{} // it took
+		return
+	}
+	if now.Sub(a.lastResume) < resumeEvery {
+		return
+	}
+	a.s.log.Warn("federation: the source of a returned site did not take; adding it again", "site", a.site,
+		"active", src.Active, "error", src.Error)
+	a.resumeSource(ctx, now)
 }
 
 func (a *applier) close() {

@@ -134,12 +134,17 @@ func (s *Service) checkLinks(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if state == LinkUp && x.LinkState != LinkUp {
+		if up {
 			s.mu.Lock()
 			a := s.appliers[x.SiteID]
 			s.mu.Unlock()
-			if a != nil {
-				a.resumeSource(ctx)
+			switch {
+			case a == nil:
+			case state == LinkUp && x.LinkState != LinkUp:
+				a.resumeSource(ctx, now)
+				a.watchUntil = now.Add(sourceWatch)
+			case now.Before(a.watchUntil):
+				a.checkSource(ctx, now)
 			}
 		}
 		if (opened || closed) && s.d.OnLinkAlert != nil {
