@@ -36,6 +36,7 @@ import (
 	"github.com/vigil-vms/vigil/internal/record"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/store"
+	"github.com/vigil-vms/vigil/internal/web/console/feed"
 )
 
 // Version is set by cmd/vigil at build time.
@@ -82,6 +83,7 @@ type Server struct {
 	mux          *http.ServeMux
 	loginLimiter *ipLimiter
 	requests     *prometheus.CounterVec
+	feed         *feed.Feed // registry and status changes for the console (routes_live.go)
 }
 
 type ctxKey int
@@ -146,6 +148,8 @@ func New(d Deps) *Server {
 	s.routesOps()
 	s.routesEvents()
 	s.routesONVIF()
+	s.feed = feed.New(s.readSite, liveFeedEvery)
+	s.routesLive()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, Err(i18n.FromRequest(r), http.StatusNotFound, "not_found", ""))
 	})

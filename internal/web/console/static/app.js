@@ -3,7 +3,9 @@
 import { h, clear, toast } from "./dom.js";
 import { t, setLang, lang, onLang, langSwitch, initLang, setTimezone } from "./i18n.js";
 import { get, post, setCSRF, onUnauthenticated } from "./api.js";
-import { state, can, loadInventory, loadStatus, changed } from "./state.js";
+import { state, can, loadInventory } from "./state.js";
+import { startFeed, stopFeed, onConnection } from "./feed.js";
+import { fmtDate } from "./i18n.js";
 import { showLogin } from "./login.js";
 import { cameraTree } from "./tree.js";
 import { liveView } from "./live.js";
@@ -16,7 +18,6 @@ import { extraViews, detectExtras } from "./extra.js";
 
 const root = document.getElementById("app");
 let current = null;       // the mounted view: {el, dispose?, onCamera?}
-let statusTimer = 0;
 let idle = null;
 
 async function boot() {
@@ -46,13 +47,30 @@ async function signedIn(me) {
   try { await Promise.all([loadInventory(), detectExtras()]); } catch (e) { toast(e.message, "error"); }
   renderShell();
   startIdle();
-  clearInterval(statusTimer);
-  statusTimer = setInterval(async () => { await loadStatus(); changed(); }, 10000);
+  startFeed();
 }
+
+// The banner shown while the server cannot be heard: statuses are greyed
+// (unknown) meanwhile; it goes away by itself when the server answers.
+const banner = document.createElement("div");
+banner.id = "conn-banner";
+banner.setAttribute("role", "alert");
+banner.hidden = true;
+document.body.prepend(banner);
+function drawBanner() {
+  banner.hidden = state.connected || !state.me;
+  banner.textContent = banner.hidden ? "" : t("conn.lost", fmtDate(new Date(state.lostAt)));
+  document.body.classList.toggle("disconnected", !banner.hidden);
+}
+onConnection(drawBanner);
+onLang(drawBanner);
 
 function signedOut(notice) {
   if (!state.me) return;
-  clearInterval(statusTimer);
+  stopFeed();
+  state.connected = true;
+  state.me = null;
+  drawBanner();
   if (idle) idle.stop();
   if (current && current.dispose) current.dispose();
   current = null;

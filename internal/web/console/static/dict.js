@@ -172,6 +172,7 @@ export const DICT = {
     "rep.retentionCaption": "Lưu trữ theo camera ({0})", "rep.mode": "Chế độ ghi", "rep.retentionDays": "Số ngày lưu", "rep.oldest": "Hình ảnh cũ nhất",
     "rep.footageDays": "Số ngày hình ảnh", "rep.status": "Đánh giá", "rep.costCaption": "Dự toán kinh phí năm {0}", "rep.costOperation": "Vận hành",
     "rep.costMaintenance": "Bảo trì", "rep.costReplacement": "Thay thế thiết bị", "rep.costTotal": "Tổng cộng",
+    "conn.lost": "Mất kết nối tới máy chủ từ {0}: trạng thái camera không còn được cập nhật. Đang thử kết nối lại…",
   },
   en: {
     "lang.name": "English", "lang.label": "Language",
@@ -343,5 +344,6 @@ export const DICT = {
     "rep.retentionCaption": "Retention per camera ({0})", "rep.mode": "Recording mode", "rep.retentionDays": "Retention (days)", "rep.oldest": "Oldest footage",
     "rep.footageDays": "Footage held (days)", "rep.status": "Assessment", "rep.costCaption": "Cost estimate for {0}", "rep.costOperation": "Operation",
     "rep.costMaintenance": "Maintenance", "rep.costReplacement": "Equipment replacement", "rep.costTotal": "Total",
+    "conn.lost": "Lost the connection to the server at {0}: camera statuses are no longer updated. Reconnecting…",
   },
 };

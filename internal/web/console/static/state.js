@@ -1,6 +1,6 @@
 // Shared state of the page: who is signed in, the site settings, the cameras
 // the user may watch, their systems and the live stream states.
-import { get, getAll } from "./api.js";
+import { getAll } from "./api.js";
 
 export const state = {
   settings: {},
@@ -8,7 +8,9 @@ export const state = {
   cameras: [],       // cameras the user may watch
   systems: new Map(),
   orgs: new Map(),
-  status: new Map(), // camera id → online|offline|connecting|idle
+  status: new Map(), // camera id → online|offline|connecting|idle (from the live feed)
+  connected: true,   // false while the server cannot be heard (feed.js)
+  lostAt: 0,
   listeners: new Set(),
 };
 
@@ -39,22 +41,11 @@ export async function loadInventory() {
   state.cameras = cams;
   state.systems = new Map(systems.map((s) => [s.id, s]));
   state.orgs = new Map(orgs.map((o) => [o.id, o]));
-  await loadStatus();
   changed();
 }
 
-export async function loadStatus() {
-  try {
-    const sts = await get("/streams");
-    const m = new Map();
-    for (const s of sts) {
-      // A camera is as good as its best variant.
-      const rank = { online: 3, connecting: 2, idle: 1, offline: 0 };
-      const cur = m.get(s.camera_id);
-      if (cur === undefined || (rank[s.status] || 0) > (rank[cur] || 0)) m.set(s.camera_id, s.status);
-    }
-    state.status = m;
-  } catch (_) { /* keep the last known states */ }
-}
+// statusOf is a camera's status as the server last reported it, or
+// "unknown" while the server cannot be heard.
+export function statusOf(id) { return (state.connected && state.status.get(id)) || "unknown"; }
 
 export function camera(id) { return state.cameras.find((c) => c.id === id); }

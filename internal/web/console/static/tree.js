@@ -4,13 +4,13 @@
 import { h, clear, fold, debounce } from "./dom.js";
 import { t } from "./i18n.js";
 import { get } from "./api.js";
-import { state, onChange } from "./state.js";
+import { state, onChange, statusOf } from "./state.js";
 
 let grouping = localStorage.getItem("vigil.tree.group") || "tier";
 let query = "";
 let serverHits = null; // ids the server matched for query, when it answered
 
-export function statusOf(id) { return state.status.get(id) || "unknown"; }
+export { statusOf };
 
 export function cameraTree({ onPick }) {
   const list = h("div", { class: "tree", id: "camera-tree" });
