@@ -84,6 +84,7 @@ type Server struct {
 	loginLimiter *ipLimiter
 	requests     *prometheus.CounterVec
 	feed         *feed.Feed // registry and status changes for the console (routes_live.go)
+	snaps        snapshotters
 }
 
 type ctxKey int
@@ -150,6 +151,7 @@ func New(d Deps) *Server {
 	s.routesONVIF()
 	s.feed = feed.New(s.readSite, liveFeedEvery)
 	s.routesLive()
+	s.routesSnapshot()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, Err(i18n.FromRequest(r), http.StatusNotFound, "not_found", ""))
 	})

@@ -203,3 +203,22 @@ func decodeJPEG(ctx context.Context, ffmpeg, demuxer string, stream []byte) ([]b
 	}
 	return jpeg, nil
 }
+
+// Snapshotter makes JPEG pictures of cameras from the hub's cached keyframe,
+// at most one per camera per interval, for callers outside this package
+// (the operator console's snapshot and thumbnail route). Access is the
+// caller's business: it answers for any camera id.
+type Snapshotter struct{ s *snapshots }
+
+// NewSnapshotter uses ffmpeg from PATH (Get answers ErrNoFFmpeg without it).
+func NewSnapshotter(hub Hub, v media.Variant, interval time.Duration) *Snapshotter {
+	ff, _ := exec.LookPath("ffmpeg")
+	return &Snapshotter{s: newSnapshots(hub, v, max(interval, time.Second), ff, 2)}
+}
+
+// Get returns the camera's picture and when it was taken.
+func (p *Snapshotter) Get(ctx context.Context, id string) ([]byte, time.Time, error) {
+	jpeg, at, err := p.s.get(ctx, id)
+	p.s.forget(10 * p.s.interval)
+	return jpeg, at, err
+}

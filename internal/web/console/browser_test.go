@@ -27,6 +27,7 @@ import (
 	"github.com/vigil-vms/vigil/internal/demo"
 	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/registry"
+	"github.com/vigil-vms/vigil/internal/sim"
 )
 
 // browser starts headless Chromium (the flags the project fixes) with a
@@ -290,6 +291,20 @@ func TestConsoleInChromium(t *testing.T) {
 	adm.do(t, http.MethodPost, "/api/v1/cameras", registry.CameraInput{ID: "cam-ban-thu-nghiem", SystemID: "ioc-tinh",
 		Name: "Bến xe thử nghiệm", Kinds: []string{"traffic_counting"}, Purposes: []string{"traffic_safety"}, Area: "road",
 		Lat: 21.3862, Lon: 103.0175, AdminUnit: "Phường Mường Thanh", Address: "Bến xe thử nghiệm", Push: true}, http.StatusCreated)
+	// An ONVIF PTZ camera (the simulator) behind cam-vo-nguyen-giap.
+	ptzDev, err := sim.StartOnvif(sim.OnvifSpec{Name: "PTZ Võ Nguyên Giáp", Model: "SIM-PTZ", User: "admin", Pass: "ptz-pass",
+		MainURL: "rtsp://127.0.0.1:1/main", SubURL: "rtsp://127.0.0.1:1/sub", PTZ: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ptzDev.Close)
+	fill := false
+	adm.do(t, http.MethodPut, "/api/v1/cameras/cam-vo-nguyen-giap/onvif", map[string]any{"xaddr": ptzDev.XAddr(), "username": "admin",
+		"password": "ptz-pass", "fill_streams": &fill}, http.StatusOK)
+	// Steering a camera needs a grant (the access rules): the department
+	// grants the police PTZ on it.
+	adm.do(t, http.MethodPost, "/api/v1/grants", map[string]any{"org_id": "cong-an-tinh", "actions": []string{"ptz"},
+		"camera_id": "cam-vo-nguyen-giap", "note": "Điều khiển camera trong ca trực"}, http.StatusCreated)
 	wait("camera added through the API in the open tree", `document.querySelector('#camera-tree button.cam[data-camera="cam-ban-thu-nghiem"]')`)
 	t.Logf("camera added through the API appeared in the open tree after %v", time.Since(addedAt).Round(10*time.Millisecond))
 	inTree := ev[[]string](t, bctx, `[...document.querySelectorAll("#camera-tree button.cam")].map(b => b.dataset.camera).sort()`)
@@ -360,6 +375,7 @@ func TestConsoleInChromium(t *testing.T) {
 	mw := ev[float64](t, bctx, tileVideo(0)+`.videoWidth`)
 	t.Logf("enlarged tile: %.0f px wide (sub was %.0f)", mw, w)
 	run("restore", chromedp.Click(css(`#wall .tile[data-index="0"] button[data-act="enlarge"]`)))
+	wallTools(t, bctx, wait, run, shot, adm, ptzDev)
 	// The wall is saved per user.
 	saved := ev[string](t, bctx, `Object.keys(localStorage).filter(k => k.startsWith("vigil.wall.")).map(k => localStorage[k]).join()`)
 	if !strings.Contains(saved, "cam-nga-tu-muong-thanh") || !strings.Contains(saved, `"layout":4`) {
@@ -595,4 +611,98 @@ func (s *apiSession) doInto(t *testing.T, method, path string, body any, want in
 			t.Fatalf("%s %s: %v", method, path, err)
 		}
 	}
+}
+
+// wallTools exercises the tools of tile 1 (cam-vo-nguyen-giap, playing):
+// digital zoom, snapshot download with its audit entry, instant replay of
+// recorded frames and back to live, and the PTZ pad and presets reaching
+// the simulated ONVIF camera.
+func wallTools(t *testing.T, bctx context.Context, wait func(string, string), run func(string, ...chromedp.Action[chromedp.Void]),
+	shot func(string), adm *apiSession, dev *sim.OnvifDevice) {
+	t.Helper()
+	const tile = `document.querySelector('#wall .tile[data-index="1"]')`
+	const sel = `#wall .tile[data-index="1"] `
+
+	// Digital zoom: the wheel enlarges the picture; 1:1 restores it.
+	run("wheel zoom", chromedp.Evaluate[chromedp.Void](`(() => { const st = `+tile+`.querySelector(".stage"); const r = st.getBoundingClientRect();
+		for (let i = 0; i < 3; i++) st.dispatchEvent(new WheelEvent("wheel", { deltaY: -100, clientX: r.left + r.width / 3, clientY: r.top + r.height / 3, bubbles: true, cancelable: true })); })()`))
+	wait("digital zoom", `Number(`+tile+`.dataset.zoom) > 1.5 && `+tile+`.querySelector("video").style.transform.includes("scale")`)
+	shot("wall-zoom")
+	run("reset zoom", chromedp.Click(css(sel+`.zoom-reset`)))
+	wait("zoom reset", tile+`.dataset.zoom === "1.00" && !`+tile+`.querySelector("video").style.transform`)
+
+	// Snapshot: a JPEG download, audited.
+	dir := t.TempDir()
+	run("downloads", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
+		return err
+	}))
+	run("snapshot", chromedp.Click(css(sel+`button[data-act="snapshot"]`)))
+	var jpeg []byte
+	for jpeg == nil {
+		es, _ := os.ReadDir(dir)
+		for _, e := range es {
+			if strings.HasSuffix(e.Name(), ".jpg") && strings.HasPrefix(e.Name(), "cam-vo-nguyen-giap_") {
+				jpeg, _ = os.ReadFile(filepath.Join(dir, e.Name()))
+			}
+		}
+		select {
+		case <-bctx.Done():
+			t.Fatalf("snapshot did not download: %v", es)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if len(jpeg) < 1000 || jpeg[0] != 0xFF || jpeg[1] != 0xD8 {
+		t.Fatalf("snapshot is not a JPEG (%d bytes)", len(jpeg))
+	}
+	var audited struct {
+		Items []struct {
+			Actor  string `json:"actor"`
+			Action string `json:"action"`
+			Object string `json:"object"`
+		} `json:"items"`
+	}
+	adm.doInto(t, http.MethodGet, "/api/v1/audit?action=camera.snapshot&object=camera/cam-vo-nguyen-giap", nil, http.StatusOK, &audited)
+	if len(audited.Items) == 0 || audited.Items[0].Actor != "congan" {
+		t.Fatalf("snapshot not audited: %+v", audited)
+	}
+	t.Logf("snapshot downloaded (%d bytes JPEG) and audited", len(jpeg))
+
+	// Instant replay: the last 10 s from the recordings, then live again.
+	run("replay menu", chromedp.Click(css(sel+`button[data-act="replay"]`)))
+	run("replay 10 s", chromedp.Click(css(sel+`.menu button[data-secs="10"]`)))
+	wait("replay plays recorded frames", tile+`.dataset.mode === "replay" && `+tile+`.querySelector("video.replay").currentTime > 1`)
+	shot("wall-replay")
+	run("back to live", chromedp.Click(css(sel+`.rb-live`)))
+	wait("live again", tile+`.dataset.mode === "live" && `+tile+`.querySelector("video.replay").hidden && !`+tile+`.querySelector("video.replay").getAttribute("src")`)
+	t0 := ev[float64](t, bctx, tile+`.querySelector("video").currentTime`)
+	wait("live video advancing", fmt.Sprintf(`%s.querySelector("video").currentTime > %f`, tile, t0+1))
+
+	// PTZ: the pad moves and stops the camera; a preset is recalled.
+	wait("PTZ offered", `!document.querySelector('`+sel+`button[data-act="ptz"]').hidden`)
+	run("open PTZ", chromedp.Click(css(sel+`button[data-act="ptz"]`)))
+	wait("presets listed", `document.querySelectorAll('`+sel+`.ptz-presets option').length >= 3`)
+	shot("wall-ptz")
+	run("pan right", chromedp.Evaluate[chromedp.Void](`(() => { const b = document.querySelector('`+sel+`.ptz-btn[data-dir="right"]');
+		b.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true })); b.dispatchEvent(new PointerEvent("pointerup", { bubbles: true })); })()`))
+	run("preset", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('`+sel+`.ptz-presets'); s.value = "2"; s.dispatchEvent(new Event("change")); })()`))
+	var ops []string
+	for {
+		ops = ops[:0]
+		for _, c := range dev.PTZLog() {
+			ops = append(ops, c.Op+":"+c.Pan+":"+c.Preset)
+		}
+		got := strings.Join(ops, ",")
+		if strings.Contains(got, "ContinuousMove:0.5") && strings.Contains(got, "Stop") && strings.Contains(got, "GotoPreset::2") {
+			break
+		}
+		select {
+		case <-bctx.Done():
+			t.Fatalf("PTZ commands at the camera: %v", ops)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Logf("PTZ commands reached the camera: %v", ops)
+	run("close PTZ", chromedp.Click(css(sel+`button[data-act="ptz"]`)))
 }

@@ -6,6 +6,7 @@ import { get, post, setCSRF, onUnauthenticated } from "./api.js";
 import { state, can, loadInventory } from "./state.js";
 import { startFeed, stopFeed, onConnection } from "./feed.js";
 import { fmtDate } from "./i18n.js";
+import { icon } from "./icons.js";
 import { showLogin } from "./login.js";
 import { cameraTree } from "./tree.js";
 import { liveView } from "./live.js";
@@ -100,6 +101,15 @@ function startIdle() {
   idle = { stop() { clearInterval(timer); evs.forEach((e) => window.removeEventListener(e, bump)); } };
 }
 
+// The theme: dark by default on the wall (live view, pop-outs), light
+// elsewhere; the switch in the header changes the one of the current kind
+// of page, per browser.
+function themeKey(wall) { return wall ? "vigil.theme.wall" : "vigil.theme.rest"; }
+function themeOf(wall) {
+  const v = localStorage.getItem(themeKey(wall));
+  return v === "dark" || v === "light" ? v : wall ? "dark" : "light";
+}
+
 function navItems() {
   const items = [
     { id: "live", label: t("nav.live") },
@@ -126,7 +136,16 @@ function renderShell() {
   const nav = h("nav", { class: "mainnav", "aria-label": t("nav.label") },
     h("ul", {}, navItems().map((it) => h("li", {},
       h("a", { href: "#/" + it.id, id: "nav-" + it.id, "aria-current": r.view === it.id ? "page" : false }, it.label)))));
+  const wallView = r.view === "live" || r.view === "popout";
+  const theme = themeOf(wallView);
+  document.documentElement.dataset.theme = theme;
+  const themeBtn = h("button", { type: "button", id: "theme-toggle", dataset: { theme },
+    title: t("theme.dark"), "aria-label": t("theme.dark"), onclick: () => {
+      localStorage.setItem(themeKey(wallView), theme === "dark" ? "light" : "dark");
+      renderShell();
+    } }, icon(theme === "dark" ? "sun" : "moon"));
   const userBox = h("div", { class: "userbox" },
+    themeBtn,
     langSwitch(),
     h("a", { href: "#/account", class: "user", id: "user-name", title: t("nav.account") }, me.user.username),
     h("button", { type: "button", id: "logout", onclick: () => logout() }, t("nav.logout")));
@@ -135,6 +154,14 @@ function renderShell() {
       h("span", {}, h("strong", {}, "Vigil"), " ", h("span", { class: "site" }, state.settings.site_name || ""))),
     nav, userBox);
   const main = h("main", { id: "main", tabindex: "-1" });
+  if (r.view === "popout") {
+    // A pop-out window (a second monitor): the cameras only.
+    clear(root).append(main);
+    root.removeAttribute("aria-busy");
+    document.documentElement.lang = lang();
+    current = liveView(main, { popout: true, cameras: r.rest.map(decodeURIComponent) });
+    return;
+  }
   const withTree = ["live", "map"].includes(r.view) || extraViews().some((v) => v.id === r.view && v.tree);
   const layout = h("div", { class: "layout" + (withTree ? "" : " no-tree") });
   if (withTree) layout.append(h("aside", { class: "side", "aria-label": t("tree.label") }, cameraTree({

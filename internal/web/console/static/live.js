@@ -7,6 +7,8 @@ import { h, clear, toast } from "./dom.js";
 import { t } from "./i18n.js";
 import { state, userKey, camera } from "./state.js";
 import { LivePlayer, track, untrack } from "./player.js";
+import { tileTools } from "./tiletools.js";
+import { tourControl, alarmControl, helpButton } from "./wallextras.js";
 
 const LAYOUTS = [1, 4, 9, 16];
 const CAM_TYPE = "application/x-vigil-camera";
@@ -16,8 +18,11 @@ function storeKey(k) { return `vigil.${k}.${userKey()}`; }
 function loadJSON(k, dflt) { try { return JSON.parse(localStorage.getItem(storeKey(k))) || dflt; } catch (_) { return dflt; } }
 function saveJSON(k, v) { localStorage.setItem(storeKey(k), JSON.stringify(v)); }
 
-export function liveView(main) {
-  const saved = loadJSON("wall", { layout: 4, tiles: [] });
+// liveView mounts the wall. opts.popout: a pop-out window showing the
+// cameras given (nothing saved, no toolbar beyond the tiles' own tools).
+export function liveView(main, opts = {}) {
+  const popout = !!opts.popout;
+  const saved = popout ? { layout: (opts.cameras || []).length > 1 ? 4 : 1, tiles: opts.cameras || [] } : loadJSON("wall", { layout: 4, tiles: [] });
   const wall = {
     layout: LAYOUTS.includes(saved.layout) ? saved.layout : 4,
     tiles: Array.from({ length: 16 }, (_, i) => (saved.tiles[i] && camera(saved.tiles[i]) ? saved.tiles[i] : null)),
@@ -25,7 +30,7 @@ export function liveView(main) {
     enlarged: -1,
   };
   const tiles = [];   // {el, video, player, camera, variant}
-  const save = () => saveJSON("wall", { layout: wall.layout, tiles: wall.tiles });
+  const save = () => { if (!popout) saveJSON("wall", { layout: wall.layout, tiles: wall.tiles }); };
 
   const grid = h("div", { class: "wall", id: "wall", role: "region", "aria-label": t("live.wallLabel") });
   const status = h("p", { class: "sr-only", "aria-live": "polite", id: "wall-status" });
@@ -51,10 +56,13 @@ export function liveView(main) {
     const enlarge = h("button", { type: "button", class: "icon", dataset: { act: "enlarge" } }, "⤢");
     const close = h("button", { type: "button", class: "icon", dataset: { act: "close" }, "aria-label": t("live.remove"), title: t("live.remove") }, "✕");
     const empty = h("p", { class: "empty" }, t("live.dropHere"));
-    const el = h("div", { class: "tile", tabindex: "0", role: "group", dataset: { index: i, state: "idle" } },
-      video, empty, h("div", { class: "tile-bar" }, name, st, enlarge, close));
+    const bar = h("div", { class: "tile-bar" }, name, st);
+    const el = h("div", { class: "tile", tabindex: "0", role: "group", dataset: { index: i, state: "idle", mode: "live" } },
+      video, empty, bar);
     const tl = { el, video, name, state: st, enlarge, close, empty, camera: null, variant: "" };
     tl.player = track(new LivePlayer(video, (s, info) => setTileState(i, s, info)));
+    tl.tools = tileTools(tl);
+    bar.append(...tl.tools.bar, enlarge, close);
     enlarge.addEventListener("click", (ev) => { ev.stopPropagation(); toggleEnlarge(i); });
     close.addEventListener("click", (ev) => { ev.stopPropagation(); assign(i, null); });
     el.addEventListener("focus", () => select(i));
@@ -117,6 +125,7 @@ export function liveView(main) {
       tl.enlarge.textContent = big ? "⤡" : "⤢";
       tl.enlarge.setAttribute("aria-label", big ? t("live.restore") : t("live.enlarge"));
       tl.enlarge.title = tl.enlarge.getAttribute("aria-label");
+      tl.tools.setCamera(c ? c.id : null);
       play(i);
     });
     layoutBtns.forEach((b) => b.setAttribute("aria-pressed", String(Number(b.dataset.n) === wall.layout)));
@@ -163,6 +172,11 @@ export function liveView(main) {
       ev.preventDefault(); toggleEnlarge(wall.enlarged);
     } else if ((ev.key === "Delete" || ev.key === "Backspace") && ev.target === tiles[i].el) {
       ev.preventDefault(); assign(i, null);
+    } else if (ev.target === tiles[i].el && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
+      // The tile's tools (listed in the help panel).
+      const tools = tiles[i].tools;
+      const act = { f: tools.fullscreen, s: tools.snapshot, r: () => tools.replay(30), l: tools.live, p: tools.togglePTZ, z: tools.resetZoom, o: tools.popout }[ev.key.toLowerCase()];
+      if (act) { ev.preventDefault(); act(); }
     }
   };
 
@@ -201,13 +215,34 @@ export function liveView(main) {
   } }, t("live.deleteLayout"));
   const clearBtn = h("button", { type: "button", id: "clear-wall", onclick: () => { wall.tiles.fill(null); wall.enlarged = -1; save(); draw(); } }, t("live.clearWall"));
 
-  main.append(
-    h("div", { class: "toolbar" },
-      h("h1", { class: "view-title" }, t("live.title")),
-      h("div", { class: "segs", role: "group", "aria-label": t("live.layout") }, layoutBtns),
-      layoutSel, saveBtn, delBtn, clearBtn,
-      h("p", { class: "muted small hint" }, t("live.hint"))),
-    grid, status);
+  // Tours and the alarm tile drive the wall through these.
+  const wallAPI = {
+    layouts: () => named(),
+    loadLayout(l) {
+      wall.layout = l.layout; wall.enlarged = -1;
+      wall.tiles = Array.from({ length: 16 }, (_, i) => (l.tiles[i] && camera(l.tiles[i]) ? l.tiles[i] : null));
+      draw();
+    },
+    showIn(i, id) { wall.tiles[i] = id; draw(); },
+    active: () => wall.active,
+    size: () => wall.layout,
+    tileEl: (i) => tiles[i].el,
+    cameras: () => wall.tiles.slice(0, wall.layout).filter(Boolean),
+  };
+  const tour = popout ? null : tourControl(wallAPI);
+  const alarm = popout ? null : alarmControl(wallAPI);
+  if (popout) {
+    main.classList.add("popout");
+    main.append(grid, status);
+  } else {
+    main.append(
+      h("div", { class: "toolbar" },
+        h("h1", { class: "view-title" }, t("live.title")),
+        h("div", { class: "segs", role: "group", "aria-label": t("live.layout") }, layoutBtns),
+        layoutSel, saveBtn, delBtn, clearBtn, tour.el, alarm.el, helpButton(),
+        h("p", { class: "muted small hint" }, t("live.hint"))),
+      grid, status);
+  }
   draw();
 
   const view = {
@@ -220,7 +255,11 @@ export function liveView(main) {
       assign(i, id);
       select(i + 1 < wall.layout ? i + 1 : i);
     },
-    dispose() { tiles.forEach((tl) => { tl.player.stop(); untrack(tl.player); }); },
+    dispose() {
+      if (tour) tour.stop();
+      if (alarm) alarm.stop();
+      tiles.forEach((tl) => { tl.tools.dispose(); tl.player.stop(); untrack(tl.player); });
+    },
   };
   if (state.pendingCamera) { const id = state.pendingCamera; state.pendingCamera = ""; view.onCamera(id); }
   return view;
