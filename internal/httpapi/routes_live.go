@@ -63,7 +63,49 @@ func (s *Server) readSite(ctx context.Context) (feed.Snapshot, error) {
 	if err != nil {
 		return feed.Snapshot{}, err
 	}
-	return feed.Snapshot{Versions: v, Status: st}, nil
+	fl, err := s.siteFlags(ctx)
+	if err != nil {
+		return feed.Snapshot{}, err
+	}
+	return feed.Snapshot{Versions: v, Status: st, Flags: fl}, nil
+}
+
+// siteFlags are the icons of the console's tree: "ptz" for a camera with an
+// ONVIF PTZ service, "rec" while a segment of it is being recorded.
+func (s *Server) siteFlags(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	add := func(id, f string) {
+		if out[id] != "" {
+			f = out[id] + " " + f
+		}
+		out[id] = f
+	}
+	if s.ONVIF != nil {
+		rows, err := s.DB.Q().Query(ctx, "SELECT camera_id FROM onvif_devices WHERE ptz_xaddr <> ''")
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			add(id, "ptz")
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if s.Recorder != nil {
+		for _, r := range s.Recorder.Recording() {
+			if r.Recording {
+				add(r.CameraID, "rec")
+			}
+		}
+	}
+	return out, nil
 }
 
 // visibleCameras is the caller's scope for live viewing, as camera versions
@@ -79,13 +121,14 @@ func (s *Server) visibleCameras(ctx context.Context, c *caller) (map[string]int6
 type liveHello struct {
 	Registry    string            `json:"registry"`
 	Status      map[string]string `json:"status"`
+	Flags       map[string]string `json:"flags"`
 	HeartbeatMS int64             `json:"heartbeat_ms"`
 }
 
 func (s *Server) routesLive() {
 	huma.Register(s.api, op(http.MethodGet, "/api/v1/live/events", "live-events",
-		"Server-sent events for the console: hello {registry, status, heartbeat_ms}, then registry {registry} when the cameras "+
-			"I may watch change, status {camera id: status} when statuses change, and ping every heartbeat_ms. "+
+		"Server-sent events for the console: hello {registry, status, flags, heartbeat_ms}, then registry {registry} when the cameras "+
+			"I may watch change, status {camera id: status} and flags {camera id: \"ptz rec\"} when they change, and ping every heartbeat_ms. "+
 			"Scoped like GET /cameras.", "live"),
 		func(ctx context.Context, _ *struct{}) (*huma.StreamResponse, error) {
 			c, err := s.who(ctx, false)
@@ -138,21 +181,24 @@ func (s *Server) streamLive(hctx huma.Context, c *caller, sub *feed.Sub, snap fe
 		return
 	}
 	fp := feed.Fingerprint(visible)
-	if !send("hello", liveHello{Registry: fp, Status: scoped(snap.Status), HeartbeatMS: liveHeartbeat.Milliseconds()}) {
+	if !send("hello", liveHello{Registry: fp, Status: scoped(snap.Status), Flags: scoped(snap.Flags), HeartbeatMS: liveHeartbeat.Milliseconds()}) {
 		return
 	}
 	// rescope re-reads the caller's scope; a changed fingerprint is told,
 	// with the statuses of cameras that came into view.
-	rescope := func(status map[string]string) bool {
+	rescope := func(status, flags map[string]string) bool {
 		v, err := s.visibleCameras(ctx, c)
 		if err != nil {
 			return true // keep the last scope; the next change or tick tries again
 		}
-		added := map[string]string{}
+		added, addedFlags := map[string]string{}, map[string]string{}
 		for id := range v {
 			if _, was := visible[id]; !was {
 				if st, ok := status[id]; ok {
 					added[id] = st
+				}
+				if f, ok := flags[id]; ok {
+					addedFlags[id] = f
 				}
 			}
 		}
@@ -163,9 +209,15 @@ func (s *Server) streamLive(hctx huma.Context, c *caller, sub *feed.Sub, snap fe
 				return false
 			}
 		}
-		return len(added) == 0 || send("status", added)
+		return (len(added) == 0 || send("status", added)) && (len(addedFlags) == 0 || send("flags", addedFlags))
 	}
-	status := snap.Status // the site's statuses, kept current for rescope
+	status, flags := snap.Status, snap.Flags // the site's, kept current for rescope
+	if flags == nil {
+		flags = map[string]string{}
+	}
+	if status == nil {
+		status = map[string]string{}
+	}
 	beat := time.NewTicker(liveHeartbeat)
 	defer beat.Stop()
 	again := time.NewTicker(liveRescopeEvery)
@@ -183,26 +235,35 @@ func (s *Server) streamLive(hctx huma.Context, c *caller, sub *feed.Sub, snap fe
 				return
 			}
 		case <-again.C:
-			if !rescope(status) {
+			if !rescope(status, flags) {
 				return
 			}
 		case ch, ok := <-sub.C:
 			if !ok {
 				return // fell behind: the browser reconnects and starts from a fresh hello
 			}
-			for id, st := range ch.Status {
-				if st == "" {
-					delete(status, id)
-				} else {
-					status[id] = st
-				}
-			}
-			if len(ch.Cameras) > 0 && !rescope(status) {
+			apply(status, ch.Status)
+			apply(flags, ch.Flags)
+			if len(ch.Cameras) > 0 && !rescope(status, flags) {
 				return
 			}
 			if st := scoped(ch.Status); len(st) > 0 && !send("status", st) {
 				return
 			}
+			if fl := scoped(ch.Flags); len(fl) > 0 && !send("flags", fl) {
+				return
+			}
+		}
+	}
+}
+
+// apply writes a change into m ("" deletes).
+func apply(m, ch map[string]string) {
+	for id, v := range ch {
+		if v == "" {
+			delete(m, id)
+		} else {
+			m[id] = v
 		}
 	}
 }

@@ -376,6 +376,7 @@ func TestConsoleInChromium(t *testing.T) {
 	t.Logf("enlarged tile: %.0f px wide (sub was %.0f)", mw, w)
 	run("restore", chromedp.Click(css(`#wall .tile[data-index="0"] button[data-act="enlarge"]`)))
 	wallTools(t, bctx, wait, run, shot, adm, ptzDev)
+	treeAndWallExtras(t, bctx, wait, run, shot)
 	// The wall is saved per user.
 	saved := ev[string](t, bctx, `Object.keys(localStorage).filter(k => k.startsWith("vigil.wall.")).map(k => localStorage[k]).join()`)
 	if !strings.Contains(saved, "cam-nga-tu-muong-thanh") || !strings.Contains(saved, `"layout":4`) {
@@ -705,4 +706,72 @@ func wallTools(t *testing.T, bctx context.Context, wait func(string, string), ru
 	}
 	t.Logf("PTZ commands reached the camera: %v", ops)
 	run("close PTZ", chromedp.Click(css(sel+`button[data-act="ptz"]`)))
+}
+
+// treeAndWallExtras: the tree's icons, hover thumbnail, context menu and
+// favourites; full screen; the alarm tile showing the camera of a new
+// incident; a tour cycling cameras; the pop-out window's page; screenshots
+// of the dark wall at 1440×900 and 1024×768.
+func treeAndWallExtras(t *testing.T, bctx context.Context, wait func(string, string), run func(string, ...chromedp.Action[chromedp.Void]), shot func(string)) {
+	t.Helper()
+	row := func(id string) string {
+		return `document.querySelector('#camera-tree button.cam[data-camera="` + id + `"]')`
+	}
+	wait("PTZ icon in the tree", row("cam-vo-nguyen-giap")+`.dataset.flags.includes("ptz")`)
+	run("hover", chromedp.Evaluate[chromedp.Void](row("cam-nga-tu-muong-thanh")+`.dispatchEvent(new MouseEvent("mouseenter"))`))
+	wait("hover thumbnail", `(() => { const th = document.querySelector(".thumb"); const i = th.querySelector("img");
+		return !th.hidden && th.dataset.camera === "cam-nga-tu-muong-thanh" && i.complete && i.naturalWidth > 100 })()`)
+	shot("tree-thumbnail")
+	run("unhover", chromedp.Evaluate[chromedp.Void](row("cam-nga-tu-muong-thanh")+`.dispatchEvent(new MouseEvent("mouseleave"))`))
+	run("context menu", chromedp.Evaluate[chromedp.Void](`(() => { const b = `+row("cam-cho-trung-tam")+`; const r = b.getBoundingClientRect();
+		b.dispatchEvent(new MouseEvent("contextmenu", { bubbles: true, cancelable: true, clientX: r.left + 30, clientY: r.bottom })); })()`))
+	wait("context menu open", `!document.querySelector("#tree-menu").hidden && document.querySelectorAll("#tree-menu button").length === 5`)
+	shot("tree-menu")
+	run("add favourite", chromedp.Click(css(`#tree-menu button[data-act="favourite"]`)))
+	run("favourites", chromedp.SetValue(css("#tree-group"), "fav"), chromedp.Evaluate[chromedp.Void](`document.querySelector("#tree-group").dispatchEvent(new Event("change"))`))
+	wait("favourites only", `(() => { const b = [...document.querySelectorAll("#camera-tree button.cam")]; return b.length === 1 && b[0].dataset.camera === "cam-cho-trung-tam" && b[0].querySelector(".fav") })()`)
+	run("by tier", chromedp.SetValue(css("#tree-group"), "tier"), chromedp.Evaluate[chromedp.Void](`document.querySelector("#tree-group").dispatchEvent(new Event("change"))`))
+	wait("tree by tier again", `document.querySelectorAll("#camera-tree button.cam").length > 3`)
+
+	// Full screen on a tile and back.
+	run("full screen", chromedp.Click(css(`#wall .tile[data-index="0"] button[data-act="fullscreen"]`)))
+	wait("tile full screen", `document.fullscreenElement === document.querySelector('#wall .tile[data-index="0"]')`)
+	run("leave full screen", chromedp.Evaluate[chromedp.Void](`document.exitFullscreen()`))
+	wait("full screen left", `!document.fullscreenElement`)
+
+	// The alarm tile: a new incident about a camera puts it in the last tile.
+	run("alarm on", chromedp.Click(css("#alarm-toggle")))
+	wait("alarm on", `document.querySelector("#alarm-toggle").getAttribute("aria-pressed") === "true"`)
+	run("mute", chromedp.Click(css("#alarm-mute")))
+	run("report incident", chromedp.Evaluate[chromedp.Void](`fetch("/api/v1/auth/me").then(r => r.json()).then(me => fetch("/api/v1/incidents", { method: "POST",
+		headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token },
+		body: JSON.stringify({ category: "security", camera_id: "cam-cho-trung-tam", title: "Tụ tập đông người trước cổng chợ" }) }))`))
+	wait("alarm tile shows the incident's camera", `(() => { const tl = document.querySelector('#wall .tile[data-index="3"]');
+		return tl.dataset.camera === "cam-cho-trung-tam" && tl.classList.contains("alarm") && tl.querySelector(".alarm-tag").textContent.includes("Tụ tập") })()`)
+	wait("alarm tile playing", `document.querySelector('#wall .tile[data-index="3"]').dataset.state === "playing"`)
+	shot("wall-alarm")
+	for _, vp := range [][2]int64{{1440, 900}, {1024, 768}} {
+		run("viewport", chromedp.EmulateViewport(vp[0], vp[1]))
+		wait("wall laid out", fmt.Sprintf(`innerWidth === %d && document.querySelector("#wall").getBoundingClientRect().width > 400`, vp[0]))
+		shot(fmt.Sprintf("live-wall-dark-%dx%d", vp[0], vp[1]))
+	}
+	run("viewport back", chromedp.EmulateViewport(1366, 768))
+	run("alarm off", chromedp.Click(css("#alarm-toggle")))
+
+	// A tour over five cameras: a wall-full, then the fifth.
+	run("tour", chromedp.Click(css("#tour-open")))
+	wait("tour form", `document.querySelector("#tour-form[open]")`)
+	run("tour cameras", chromedp.SetValue(css("#tour-seconds"), "3"), chromedp.Evaluate[chromedp.Void](`(() => {
+		for (const id of ["cam-nga-tu-muong-thanh", "cam-vo-nguyen-giap", "cam-cho-trung-tam", "cam-san-bay", "cam-cau-muong-thanh"])
+			document.querySelector('#tour-form input[value="' + id + '"]').checked = true; })()`))
+	run("start tour", chromedp.Click(css("#tour-start")))
+	const five = `["cam-nga-tu-muong-thanh", "cam-vo-nguyen-giap", "cam-cho-trung-tam", "cam-san-bay", "cam-cau-muong-thanh"]`
+	wait("tour step 1: four of the five", `document.body.dataset.tour === "1" && (() => {
+		const on = [0, 1, 2, 3].map(i => document.querySelector('#wall .tile[data-index="' + i + '"]').dataset.camera);
+		window.tourFirst = on; return new Set(on).size === 4 && on.every(id => `+five+`.includes(id)) })()`)
+	wait("tour step 2: the fifth", `document.body.dataset.tour === "2" && (() => {
+		const id = document.querySelector('#wall .tile[data-index="0"]').dataset.camera;
+		return `+five+`.includes(id) && !window.tourFirst.includes(id) })()`)
+	run("stop tour", chromedp.Click(css("#tour-open")))
+	wait("tour stopped", `document.querySelector("#tour-open").getAttribute("aria-pressed") === "false" && !document.body.dataset.tour`)
 }

@@ -21,11 +21,13 @@ import (
 )
 
 // Snapshot is the whole site at one moment: every camera's registry version
-// (a change of any field bumps it) and its status (online, offline,
-// connecting, idle; absent when nothing is known).
+// (a change of any field bumps it), its status (online, offline,
+// connecting, idle; absent when nothing is known) and its flags (words
+// such as "ptz rec": what it can do and whether it is being recorded).
 type Snapshot struct {
 	Versions map[string]int64
 	Status   map[string]string
+	Flags    map[string]string
 }
 
 // Change is what differs between two snapshots.
@@ -33,8 +35,9 @@ type Change struct {
 	// Cameras are the ids added to, removed from or changed in the registry.
 	Cameras []string
 	// Status maps each id whose status changed to its new status ("" when
-	// the status is no longer known).
+	// the status is no longer known); Flags likewise.
 	Status map[string]string
+	Flags  map[string]string
 }
 
 // Reader reads the whole site.
@@ -85,7 +88,7 @@ func (f *Feed) Subscribe(ctx context.Context) (*Sub, Snapshot, error) {
 	}
 	s := &Sub{C: make(chan Change, 32)}
 	f.subs[s] = struct{}{}
-	return s, Snapshot{Versions: maps.Clone(f.last.Versions), Status: maps.Clone(f.last.Status)}, nil
+	return s, Snapshot{Versions: maps.Clone(f.last.Versions), Status: maps.Clone(f.last.Status), Flags: maps.Clone(f.last.Flags)}, nil
 }
 
 // Unsubscribe removes s; the last one out stops the poller.
@@ -132,7 +135,7 @@ func (f *Feed) poll(ctx context.Context, done chan struct{}) {
 		f.mu.Lock()
 		ch := Diff(f.last, snap)
 		f.last = snap
-		if len(ch.Cameras) > 0 || len(ch.Status) > 0 {
+		if len(ch.Cameras) > 0 || len(ch.Status) > 0 || len(ch.Flags) > 0 {
 			for s := range f.subs {
 				select {
 				case s.C <- ch:
@@ -158,7 +161,7 @@ func (f *Feed) poll(ctx context.Context, done chan struct{}) {
 
 // Diff lists what changed from a to b.
 func Diff(a, b Snapshot) Change {
-	ch := Change{Status: map[string]string{}}
+	ch := Change{Status: diffStrings(a.Status, b.Status), Flags: diffStrings(a.Flags, b.Flags)}
 	for id, v := range b.Versions {
 		if old, ok := a.Versions[id]; !ok || old != v {
 			ch.Cameras = append(ch.Cameras, id)
@@ -169,17 +172,24 @@ func Diff(a, b Snapshot) Change {
 			ch.Cameras = append(ch.Cameras, id)
 		}
 	}
-	for id, st := range b.Status {
-		if a.Status[id] != st {
-			ch.Status[id] = st
-		}
-	}
-	for id := range a.Status {
-		if _, ok := b.Status[id]; !ok {
-			ch.Status[id] = ""
-		}
-	}
 	return ch
+}
+
+// diffStrings maps each key whose value changed from a to b to its new
+// value ("" when gone).
+func diffStrings(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for id, v := range b {
+		if a[id] != v {
+			out[id] = v
+		}
+	}
+	for id := range a {
+		if _, ok := b[id]; !ok {
+			out[id] = ""
+		}
+	}
+	return out
 }
 
 // Versions reads the registry version of every camera of from (which must

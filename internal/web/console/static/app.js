@@ -173,6 +173,8 @@ function renderShell() {
   document.documentElement.lang = lang();
   document.getElementById("skip-link").textContent = t("nav.skip");
   current = mount(r, main) || { el: main };
+  // A camera chosen elsewhere (the tree's menu, the map) for this view.
+  if (state.pendingCamera && current.onCamera) { const id = state.pendingCamera; state.pendingCamera = ""; current.onCamera(id); }
 }
 
 function mount(r, main) {

@@ -43,6 +43,7 @@ function open() {
     const m = JSON.parse(ev.data);
     beatMS = m.heartbeat_ms || beatMS;
     state.status = new Map(Object.entries(m.status || {}));
+    state.flags = new Map(Object.entries(m.flags || {}));
     heard();
     registry(m.registry);
     changed();
@@ -52,6 +53,13 @@ function open() {
     heard();
     for (const [id, st] of Object.entries(JSON.parse(ev.data))) {
       if (st) state.status.set(id, st); else state.status.delete(id);
+    }
+    changed();
+  });
+  es.addEventListener("flags", (ev) => {
+    heard();
+    for (const [id, f] of Object.entries(JSON.parse(ev.data))) {
+      if (f) state.flags.set(id, f); else state.flags.delete(id);
     }
     changed();
   });

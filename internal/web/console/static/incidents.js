@@ -81,8 +81,8 @@ export function incidentsView(main) {
       r.timeCell.title = fmtDate(r.i.deadline_at);
     }
   };
-  const report = async () => {
-    const r = await formDialog({ id: "incident-form", title: t("inc.report"), fields: [
+  const report = async (values = {}) => {
+    const r = await formDialog({ id: "incident-form", title: t("inc.report"), values, fields: [
       { name: "category", label: t("inc.category"), type: "select", options: CATEGORIES.map((c) => ({ value: c, label: t("inc.cat." + c) })) },
       { name: "camera_id", label: t("cam.name"), type: "select", options: [{ value: "", label: "—" }, ...state.cameras.map((c) => ({ value: c.id, label: c.name }))] },
       { name: "title", label: t("inc.title"), required: true },
@@ -95,8 +95,10 @@ export function incidentsView(main) {
   overdueOnly.addEventListener("change", load);
   main.append(h("div", { class: "toolbar" }, h("h1", { class: "view-title" }, t("inc.board")), sel,
     h("label", { class: "inline" }, overdueOnly, t("inc.overdueOnly")),
-    h("button", { type: "button", class: "primary", id: "incident-report", onclick: report }, t("inc.report"))), board);
+    h("button", { type: "button", class: "primary", id: "incident-report", onclick: () => report() }, t("inc.report"))), board);
   load();
+  // "Report an incident" from the camera tree's menu.
+  if (state.pendingReport) { const id = state.pendingReport; state.pendingReport = ""; report({ camera_id: id }); }
   const tickTimer = setInterval(tickLeft, 30000);
   const loadTimer = setInterval(load, 60000);
   return { el: main, dispose() { clearInterval(tickTimer); clearInterval(loadTimer); } };

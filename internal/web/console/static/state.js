@@ -9,6 +9,7 @@ export const state = {
   systems: new Map(),
   orgs: new Map(),
   status: new Map(), // camera id → online|offline|connecting|idle (from the live feed)
+  flags: new Map(),  // camera id → "ptz rec" (from the live feed)
   connected: true,   // false while the server cannot be heard (feed.js)
   lostAt: 0,
   listeners: new Set(),
