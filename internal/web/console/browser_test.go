@@ -20,6 +20,7 @@ import (
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -383,10 +384,55 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("wall not saved: %s", saved)
 	}
 
-	// 5. The map shows the same cameras.
+	// 5. The map shows the same cameras on its offline basemap, clusters
+	// the town-centre cameras when zoomed out, and nothing it asks for
+	// leaves loopback (the browser's own network log).
+	var netMu sync.Mutex
+	var requested []string
+	_ = chromedp.Listen(bctx, func(e any) {
+		if r, ok := e.(*network.EventRequestWillBeSent); ok && r.Request != nil {
+			netMu.Lock()
+			requested = append(requested, r.Request.URL)
+			netMu.Unlock()
+		}
+	})
+	run("network log", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{})
+		return err
+	}))
 	run("map", chromedp.Navigate(base+"/#/map"))
-	wait("markers", fmt.Sprintf(`document.querySelectorAll("#camera-map .marker").length === %d`, len(inTree)))
+	wait("map ready with its basemap", `document.querySelector("#camera-map[data-ready]") && Number(document.querySelector("#camera-map").dataset.basemap) > 60 &&
+		document.querySelectorAll("#camera-map path.province").length > 60`)
+	// Every camera is a marker or inside a cluster.
+	wait("markers", fmt.Sprintf(`document.querySelectorAll("#camera-map .cam-marker").length +
+		[...document.querySelectorAll("#camera-map .cluster")].reduce((n, c) => n + Number(c.dataset.count), 0) === %d`, len(inTree)))
 	shot("map")
+	for _, vp := range [][2]int64{{1440, 900}, {1024, 768}} {
+		run("viewport", chromedp.EmulateViewport(vp[0], vp[1]))
+		wait("map laid out", fmt.Sprintf(`innerWidth === %d`, vp[0]))
+		shot(fmt.Sprintf("map-%dx%d", vp[0], vp[1]))
+	}
+	run("viewport back", chromedp.EmulateViewport(1366, 768))
+	// Zoom out (a click during the zoom animation is ignored, so the
+	// condition clicks again until the cameras cluster).
+	wait("town-centre cameras clustered", `(() => {
+		const ok = [...document.querySelectorAll("#camera-map .cluster")].some(c => Number(c.dataset.count) >= 7) &&
+			[...document.querySelectorAll("#camera-map .leaflet-marker-icon")].every(m => !m.style.opacity || m.style.opacity === "1");
+		if (!ok && !document.querySelector("#camera-map.leaflet-zoom-anim")) document.querySelector(".leaflet-control-zoom-out").click();
+		return ok })()`)
+	shot("map-clustered")
+	run("zoom to a camera", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`), chromedp.Click(css(`#camera-tree button.cam[data-camera="cam-cho-trung-tam"]`)))
+	wait("camera popup with thumbnail", `(() => { const p = document.querySelector('.map-pop[data-camera="cam-cho-trung-tam"]'); const i = p && p.querySelector("img");
+		return i && i.complete && i.naturalWidth > 100 })()`)
+	shot("map-popup")
+	netMu.Lock()
+	for _, u := range requested {
+		if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, "data:") && !strings.HasPrefix(u, "blob:") {
+			t.Fatalf("the map asked for %s: a request left the site", u)
+		}
+	}
+	t.Logf("map: %d requests, all to the site itself", len(requested))
+	netMu.Unlock()
 
 	// 6. The police officer is offered no administration.
 	nav := ev[[]string](t, bctx, `[...document.querySelectorAll(".mainnav a")].map(a => a.id)`)

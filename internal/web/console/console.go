@@ -1,6 +1,7 @@
 // Package console is the operator console: a single-page application of
-// plain ES modules and CSS, embedded in the binary (no CDN, no bundler, no
-// third-party browser code). It talks only to the site's own REST API under
+// plain ES modules and CSS, embedded in the binary (no CDN, no bundler; the
+// only third-party browser code is the map library under static/vendor,
+// copied from the npm registry with its licence, see vendor/README.md). It talks only to the site's own REST API under
 // /api/v1, WHEP under /whep/ and LL-HLS under /hls/.
 //
 // Layout of the URL space it owns (mounted at "/"):

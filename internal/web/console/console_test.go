@@ -83,7 +83,7 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 		if strings.Contains(src, "innerHTML") || strings.Contains(src, "eval(") || strings.Contains(src, "new Function") {
 			t.Fatalf("%s: innerHTML/eval are not used in the console", name)
 		}
-		if strings.Contains(src, "setAttribute(\"style\"") || strings.Contains(src, "http://") && !strings.Contains(name, "dom.js") {
+		if strings.Contains(src, "setAttribute(\"style\"") || regexp.MustCompile(`\bh\("[a-z]+", \{[^}]*\bstyle:`).MatchString(src) || strings.Contains(src, "http://") && !strings.Contains(name, "dom.js") {
 			t.Fatalf("%s: inline style attribute or absolute http URL", name)
 		}
 	}

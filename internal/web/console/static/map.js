@@ -1,80 +1,164 @@
-// The map: camera positions (WGS-84) projected with Web Mercator onto a plain
-// background, or onto XYZ tiles when the site configures a tile server.
-// Markers are focusable; Enter or click opens the camera on the live wall.
-import { h, s, clear } from "./dom.js";
+// The map: Leaflet with marker clustering (both vendored under vendor/,
+// embedded in the binary), on an offline basemap of the province outlines
+// shipped with the console; XYZ tiles from the site's tile server
+// (web.map_tile_url) are laid over it only when one is configured, and a
+// tile that fails is hidden and reported in one clear line, never shown as
+// a broken image. Markers show each camera's status; a popup has a live
+// thumbnail and the actions; Enter or a click on a marker opens the popup.
+import { h, clear } from "./dom.js";
 import { t } from "./i18n.js";
-import { state, onChange } from "./state.js";
-import { statusOf } from "./tree.js";
+import { state, onChange, statusOf } from "./state.js";
 
-const TILE = 256;
-const merc = (lat, lon, z) => {
-  const n = TILE * 2 ** z;
-  const x = ((lon + 180) / 360) * n;
-  const r = (lat * Math.PI) / 180;
-  const y = ((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n;
-  return [x, y];
-};
+const enc = encodeURIComponent;
+let loading = null;
+
+// loadLeaflet adds the vendored scripts and styles once (classic scripts:
+// they define window.L).
+function loadLeaflet() {
+  if (loading) return loading;
+  const css = (href) => document.head.append(h("link", { rel: "stylesheet", href }));
+  const js = (src) => new Promise((resolve, reject) => {
+    const s = h("script", { src });
+    s.onload = resolve; s.onerror = () => reject(new Error("load " + src));
+    document.head.append(s);
+  });
+  css("/ui/vendor/leaflet/leaflet.css");
+  css("/ui/vendor/leaflet.markercluster/MarkerCluster.css");
+  loading = js("/ui/vendor/leaflet/leaflet.js").then(() => js("/ui/vendor/leaflet.markercluster/leaflet.markercluster.js"));
+  return loading;
+}
+
+let provinces = null;
+const loadProvinces = () => (provinces = provinces || fetch("/ui/vendor/geo/vn-provinces.json").then((r) => r.json()));
 
 export function mapView(main) {
-  const W = 1000, H = 640, PAD = 60;
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "map", id: "camera-map", role: "group", "aria-label": t("map.label") });
-  const info = h("div", { class: "map-info", "aria-live": "polite" });
-  const legend = h("ul", { class: "legend" }, ["online", "connecting", "offline", "unknown"].map((st) =>
+  const box = h("div", { class: "map", id: "camera-map", role: "region", "aria-label": t("map.label") });
+  const note = h("p", { class: "map-note", id: "map-note", "aria-live": "polite", hidden: true });
+  const legend = h("ul", { class: "legend" }, ["online", "connecting", "idle", "offline", "unknown"].map((st) =>
     h("li", {}, h("span", { class: "dot " + st, "aria-hidden": "true" }), t("status." + st))));
+  main.append(h("div", { class: "toolbar" }, h("h1", { class: "view-title" }, t("map.title")), legend), box, note);
 
-  const draw = () => {
-    clear(svg);
+  let map = null, cluster = null, off = null, disposed = false;
+  const markers = new Map(); // camera id → {marker, el, status, name}
+
+  const open = (id, view) => { state.pendingCamera = id; location.hash = "#/" + view; };
+  const popupOf = (c) => {
+    const st = statusOf(c.id);
+    return h("div", { class: "map-pop", dataset: { camera: c.id } },
+      h("strong", {}, c.name),
+      h("p", { class: "muted small" }, c.address || c.admin_unit || "", " · ", h("span", { class: "dot " + st, "aria-hidden": "true" }), " ", t("status." + st)),
+      h("img", { class: "map-thumb", alt: t("map.thumb", c.name), src: `/api/v1/cameras/${enc(c.id)}/snapshot.jpg?variant=sub&t=${Date.now()}`,
+        onerror: (ev) => { ev.target.hidden = true; } }),
+      h("div", { class: "row-actions" },
+        h("button", { type: "button", class: "primary", dataset: { act: "live" }, onclick: () => open(c.id, "live") }, t("tree.openLive")),
+        h("button", { type: "button", dataset: { act: "playback" }, onclick: () => open(c.id, "playback") }, t("tree.openPlayback"))));
+  };
+  const iconOf = (c, st) => {
+    const el = h("span", { class: "cam-marker " + st, dataset: { camera: c.id, status: st } }, h("span", { class: "pin" }), h("span", { class: "mlabel" }, c.name));
+    return L.divIcon({ html: el, className: "marker", iconSize: null, iconAnchor: [9, 9] });
+  };
+  const sync = () => {
+    if (!map) return;
     const cams = state.cameras.filter((c) => c.lat || c.lon);
-    svg.append(s("rect", { x: 0, y: 0, width: W, height: H, class: "map-bg" }));
-    if (!cams.length) { svg.append(s("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "map-empty" }, t("map.empty"))); return; }
-    // Zoom: the largest that fits every camera inside the padding.
-    let z = 18, pts;
-    for (; z > 1; z--) {
-      pts = cams.map((c) => merc(c.lat, c.lon, z));
-      const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
-      if (Math.max(...xs) - Math.min(...xs) <= W - 2 * PAD && Math.max(...ys) - Math.min(...ys) <= H - 2 * PAD) break;
+    const seen = new Set();
+    for (const c of cams) {
+      seen.add(c.id);
+      const st = statusOf(c.id);
+      const m = markers.get(c.id);
+      if (m && m.status === st && m.name === c.name && m.lat === c.lat && m.lon === c.lon) continue;
+      if (m) cluster.removeLayer(m.marker);
+      const marker = L.marker([c.lat, c.lon], { icon: iconOf(c, st), title: c.name, alt: `${c.name}, ${t("status." + st)}`, keyboard: true, riseOnHover: true });
+      marker.vigilStatus = st;
+      marker.bindPopup(() => popupOf(c), { minWidth: 240 });
+      markers.set(c.id, { marker, status: st, name: c.name, lat: c.lat, lon: c.lon });
+      cluster.addLayer(marker);
     }
-    pts = cams.map((c) => merc(c.lat, c.lon, z));
-    const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
-    const ox = (Math.min(...xs) + Math.max(...xs)) / 2 - W / 2, oy = (Math.min(...ys) + Math.max(...ys)) / 2 - H / 2;
+    for (const [id, m] of markers) if (!seen.has(id)) { cluster.removeLayer(m.marker); markers.delete(id); }
+    box.dataset.cameras = String(markers.size);
+    if (!cams.length) { note.hidden = false; note.textContent = t("map.empty"); }
+  };
+
+  (async () => {
+    try { await loadLeaflet(); } catch (e) { note.hidden = false; note.textContent = e.message; return; }
+    if (disposed) return;
+    map = L.map(box, { zoomControl: true, attributionControl: true, minZoom: 5, maxZoom: 19, worldCopyJump: false });
+    map.attributionControl.setPrefix(false);
+    L.control.scale({ imperial: false }).addTo(map);
+    graticule(map);
+    // Offline basemap: province outlines, the site's province stressed.
+    map.createPane("outline").style.zIndex = 250;
+    try {
+      const geo = await loadProvinces();
+      if (disposed) return;
+      const mine = (state.settings.province || "").toLowerCase();
+      const layer = L.geoJSON(geo, {
+        pane: "outline", interactive: false,
+        style: (f) => ({ className: "province" + (f.properties.name.toLowerCase() === mine ? " mine" : ""), weight: f.properties.name.toLowerCase() === mine ? 2.5 : 1 }),
+        onEachFeature: (f, l) => l.bindTooltip(f.properties.name, { permanent: true, direction: "center", className: "province-label", interactive: false }),
+      }).addTo(map);
+      map.attributionControl.addAttribution(t("map.attribution"));
+      box.dataset.basemap = String(geo.features.length);
+      // Province names only where they can be read.
+      const labels = () => box.classList.toggle("labels-on", map.getZoom() >= 7 && map.getZoom() <= 11);
+      map.on("zoomend", labels);
+      labels();
+      if (!state.cameras.some((c) => c.lat || c.lon)) map.fitBounds(layer.getBounds());
+    } catch (_) { /* the plain background remains */ }
     const tpl = state.settings.map_tile_url;
     if (tpl) {
-      const g = s("g", { class: "tiles", "aria-hidden": "true" });
-      for (let tx = Math.floor(ox / TILE); tx * TILE < ox + W; tx++) {
-        for (let ty = Math.floor(oy / TILE); ty * TILE < oy + H; ty++) {
-          const href = tpl.replace("{z}", z).replace("{x}", tx).replace("{y}", ty);
-          g.append(s("image", { href, x: tx * TILE - ox, y: ty * TILE - oy, width: TILE, height: TILE }));
-        }
-      }
-      svg.append(g);
-    } else {
-      // A light grid so distances read without tiles.
-      const g = s("g", { class: "grid", "aria-hidden": "true" });
-      for (let x = 0; x < W; x += 50) g.append(s("line", { x1: x, y1: 0, x2: x, y2: H }));
-      for (let y = 0; y < H; y += 50) g.append(s("line", { x1: 0, y1: y, x2: W, y2: y }));
-      svg.append(g);
+      let failed = 0;
+      L.tileLayer(tpl, { maxZoom: 19, crossOrigin: false, attribution: "" })
+        .on("tileerror", (ev) => {
+          ev.tile.classList.add("tile-failed"); // hidden by CSS: never a broken image
+          if (++failed === 1) { note.hidden = false; note.textContent = t("map.tilesFailed"); box.dataset.tilesFailed = "true"; }
+        })
+        .on("tileload", () => { if (!failed) box.dataset.tilesLoaded = "true"; })
+        .addTo(map);
     }
-    cams.forEach((c, i) => {
-      const [x, y] = [pts[i][0] - ox, pts[i][1] - oy];
-      const st = statusOf(c.id);
-      const lbl = `${c.name}, ${t("status." + st)}`;
-      const m = s("g", { class: "marker " + st, tabindex: 0, role: "button", "aria-label": lbl, "data-camera": c.id, transform: `translate(${x.toFixed(1)},${y.toFixed(1)})` },
-        s("title", {}, `${c.name}\n${c.address || ""}\n${c.lat.toFixed(5)}, ${c.lon.toFixed(5)}`),
-        s("circle", { r: 9 }), s("text", { x: 13, y: 4, class: "mlabel" }, c.name));
-      const open = () => { state.pendingCamera = c.id; location.hash = "#/live"; };
-      m.addEventListener("click", open);
-      m.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); open(); } });
-      m.addEventListener("focus", () => { info.textContent = `${c.name} — ${c.address || ""} (${t("status." + st)})`; });
-      m.addEventListener("mouseenter", () => { info.textContent = `${c.name} — ${c.address || ""} (${t("status." + st)})`; });
-      svg.append(m);
+    cluster = L.markerClusterGroup({
+      maxClusterRadius: 50, showCoverageOnHover: false, spiderfyOnMaxZoom: true,
+      iconCreateFunction: (cl) => {
+        const ms = cl.getAllChildMarkers();
+        const online = ms.filter((m) => m.vigilStatus === "online").length;
+        const worst = online === ms.length ? "online" : online === 0 ? "offline" : "mixed";
+        const el = h("span", { class: "cluster " + worst, dataset: { count: ms.length, online } }, h("b", {}, String(ms.length)), h("small", {}, `${online}/${ms.length}`));
+        return L.divIcon({ html: el, className: "marker-cluster", iconSize: L.point(46, 46) });
+      },
     });
-    svg.append(s("text", { x: 10, y: H - 10, class: "map-note" }, tpl ? t("map.tiles") : t("map.noTiles")));
+    map.addLayer(cluster);
+    sync();
+    const pts = [...markers.values()].map((m) => [m.lat, m.lon]);
+    if (pts.length) map.fitBounds(pts, { padding: [40, 40], maxZoom: 16 });
+    else if (!box.dataset.basemap) map.setView([21.39, 103.02], 8);
+    off = onChange(sync);
+    box.dataset.ready = "true";
+  })();
+
+  return {
+    el: main,
+    dispose() { disposed = true; if (off) off(); if (map) map.remove(); },
+    onCamera(id) {
+      const m = markers.get(id);
+      if (!m || !map) return;
+      cluster.zoomToShowLayer(m.marker, () => m.marker.openPopup());
+    },
   };
-  draw();
-  const off = onChange(draw);
-  main.append(h("div", { class: "toolbar" }, h("h1", { class: "view-title" }, t("map.title")), legend), svg, info);
-  return { el: main, dispose: off, onCamera: (id) => {
-    const m = svg.querySelector(`[data-camera="${CSS.escape(id)}"]`);
-    if (m) m.focus();
-  } };
+}
+
+// graticule draws lines of latitude and longitude across the view, about
+// ten each way, so distances and bearings read on the plain basemap.
+function graticule(map) {
+  const layer = L.layerGroup().addTo(map);
+  const steps = [5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001];
+  const draw = () => {
+    layer.clearLayers();
+    const b = map.getBounds();
+    const span = Math.max(b.getEast() - b.getWest(), b.getNorth() - b.getSouth());
+    const step = steps.find((s) => span / s >= 6) || steps[steps.length - 1];
+    const line = (pts) => layer.addLayer(L.polyline(pts, { className: "graticule", interactive: false, weight: 1 }));
+    for (let x = Math.ceil(b.getWest() / step) * step; x <= b.getEast(); x += step) line([[b.getSouth(), x], [b.getNorth(), x]]);
+    for (let y = Math.ceil(b.getSouth() / step) * step; y <= b.getNorth(); y += step) line([[y, b.getWest()], [y, b.getEast()]]);
+  };
+  map.on("moveend zoomend", draw);
+  map.whenReady(draw);
 }

@@ -124,11 +124,11 @@ export function cameraTree({ onPick }) {
     const ptz = flags.includes("ptz"), rec = flags.includes("rec");
     const fav = favourites().has(c.id);
     const b = h("button", {
-      type: "button", class: "cam row", draggable: "true", role: "treeitem", style: `--depth:${r.depth}`,
+      type: "button", class: "cam row", draggable: "true", role: "treeitem",
       dataset: { camera: c.id, status: st, flags },
       title: `${c.name}${c.address ? " — " + c.address : ""}\n${t("status." + st)}${ptz ? " · PTZ" : ""}${rec ? " · " + t("tree.recording") : ""}`,
       "aria-label": `${c.name}, ${t("status." + st)}${ptz ? ", PTZ" : ""}${rec ? ", " + t("tree.recording") : ""}`,
-      onclick: () => onPick && onPick(c.id),
+      onclick: () => { hideThumb(); if (onPick) onPick(c.id); },
       ondragstart: (ev) => { hideThumb(); ev.dataTransfer.setData("application/x-vigil-camera", c.id); ev.dataTransfer.setData("text/plain", c.id); ev.dataTransfer.effectAllowed = "copy"; },
       oncontextmenu: (ev) => { ev.preventDefault(); menu(c, ev.clientX, ev.clientY); },
       onkeydown: (ev) => { if (ev.key === "ContextMenu" || (ev.shiftKey && ev.key === "F10")) { ev.preventDefault(); const rc = b.getBoundingClientRect(); menu(c, rc.left + 40, rc.bottom); } },
@@ -140,13 +140,15 @@ export function cameraTree({ onPick }) {
       rec ? h("span", { class: "rec", title: t("tree.recording") }, icon("record")) : null,
       c.classified ? h("span", { class: "secret", title: t("cam.classified") }, icon("lock")) : null,
       c.public ? h("span", { class: "pub", title: t("cam.public") }, icon("globe")) : null);
+    b.style.setProperty("--depth", r.depth); // CSSOM: the CSP forbids style attributes
     return b;
   };
   const groupRow = (r) => {
-    const b = h("button", { type: "button", class: "grp row", role: "treeitem", "aria-expanded": String(r.open), style: `--depth:${r.depth}`,
+    const b = h("button", { type: "button", class: "grp row", role: "treeitem", "aria-expanded": String(r.open),
       dataset: { group: r.group }, onclick: () => { localStorage.setItem("vigil.tree.closed." + r.group, r.open ? "1" : "0"); draw(); } },
     h("span", { class: "caret", "aria-hidden": "true" }, r.open ? "▾" : "▸"), h("span", { class: "gname", title: r.label }, r.label),
     h("span", { class: "gcount", "aria-label": t("tree.onlineOf", r.online, r.n) }, `${r.online}/${r.n}`));
+    b.style.setProperty("--depth", r.depth);
     return b;
   };
 
