@@ -249,3 +249,19 @@ func (c *Client) Raw(method, path, contentType string, body any) (int, []byte, h
 	data, _ := io.ReadAll(res.Body)
 	return res.StatusCode, data, res.Header
 }
+
+// Stream opens a long response (server-sent events) with the client's
+// session; the caller reads and closes the body, and ctx ends it.
+func (c *Client) Stream(ctx context.Context, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.s.Base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	hc := *c.http
+	hc.Timeout = 0 // the stream lasts; ctx bounds it
+	return hc.Do(req)
+}
