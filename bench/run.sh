@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")/.."
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD 2>/dev/null) on $(nproc) cores"
-for s in access audit api registry media webrtc hls-load federation; do
+for s in access audit api registry media webrtc hls-load federation console; do
   [ -x "bench/$s.sh" ] || [ -f "bench/$s.sh" ] || continue
   echo "## $s"
   sh "bench/$s.sh" || echo "($s: failed or below goal, see above)"

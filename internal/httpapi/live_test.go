@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"math/rand/v2"
+	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vigil-vms/vigil/internal/apptest"
+	"github.com/vigil-vms/vigil/internal/config"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/store"
 	"github.com/vigil-vms/vigil/internal/store/storetest"
@@ -20,7 +24,7 @@ type sseEvent struct {
 }
 
 // openEvents opens /api/v1/live/events for c and delivers its events.
-func openEvents(t *testing.T, ctx context.Context, c *apptest.Client) <-chan sseEvent {
+func openEvents(t testing.TB, ctx context.Context, c *apptest.Client) <-chan sseEvent {
 	t.Helper()
 	res, err := c.Stream(ctx, "/api/v1/live/events")
 	if err != nil {
@@ -54,7 +58,7 @@ func openEvents(t *testing.T, ctx context.Context, c *apptest.Client) <-chan sse
 
 // next returns the next event named one of names (others, such as ping,
 // are skipped), failing at the deadline.
-func next(t *testing.T, ch <-chan sseEvent, names ...string) sseEvent {
+func next(t testing.TB, ch <-chan sseEvent, names ...string) sseEvent {
 	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for {
@@ -127,4 +131,66 @@ func TestLiveEventsFollowTheRegistryWithinScope(t *testing.T) {
 		default:
 		}
 	})
+}
+
+// BenchmarkLivePush measures how long a camera's status change takes to
+// reach 50 open consoles' event streams (p50/p99 over every console and
+// change) with 5,000 cameras in the registry, and the process CPU used
+// meanwhile (server and the 50 readers; one read of the site per second is
+// the server's share). One op is one change delivered to all 50.
+func BenchmarkLivePush(b *testing.B) {
+	db := storetest.SQLite(b)
+	// The benchmark writes the status transitions the health room's sampler
+	// would write (camera_status); the sampler itself is kept out of the
+	// way, or it would write the hub's view back over them.
+	s := apptest.Start(b, db, apptest.Options{Mutate: func(c *config.Config) { c.Ops.SampleInterval = time.Hour }})
+	s.SeedWorld(nil)
+	seedProvince(b, s, 5000)
+	s.User("police", "cong-an", "operator")
+	c := s.Login("police")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const consoles = 50
+	streams := make([]<-chan sseEvent, consoles)
+	for i := range streams {
+		streams[i] = openEvents(b, ctx, c)
+		next(b, streams[i], "hello")
+	}
+	set := func(st string) {
+		now := time.Now().UnixMilli()
+		if _, err := db.Q().Exec(ctx, `INSERT INTO camera_status (camera_id, status, since, last_error, checked_at) VALUES ('cam-traffic', ?, ?, '', ?)
+			ON CONFLICT (camera_id) DO UPDATE SET status = excluded.status, since = excluded.since, checked_at = excluded.checked_at`, st, now, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var lat []time.Duration
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	start := time.Now()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		st := []string{"online", "offline"}[i%2]
+		// Changes come at any moment, not just after the feed's tick.
+		time.Sleep(rand.N(time.Second))
+		t0 := time.Now()
+		set(st)
+		for _, ch := range streams {
+			for {
+				ev := next(b, ch, "status")
+				if _, ok := ev.data["cam-traffic"]; ok {
+					lat = append(lat, time.Since(t0))
+					break
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	wall := time.Since(start)
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano()-ru0.Utime.Nano()+ru1.Stime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(p(0.50), "p50-ms")
+	b.ReportMetric(p(0.99), "p99-ms")
+	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "cpu-%")
 }

@@ -34,7 +34,7 @@ import (
 // browser starts headless Chromium (the flags the project fixes) with a
 // 1366×768 viewport. Without chromium the test fails when
 // VIGIL_REQUIRE_TOOLS=1 (CI) and skips loudly otherwise.
-func browser(t *testing.T, ctx context.Context) context.Context {
+func browser(t testing.TB, ctx context.Context) context.Context {
 	t.Helper()
 	var path string
 	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
