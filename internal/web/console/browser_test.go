@@ -820,4 +820,14 @@ func treeAndWallExtras(t *testing.T, bctx context.Context, wait func(string, str
 		return `+five+`.includes(id) && !window.tourFirst.includes(id) })()`)
 	run("stop tour", chromedp.Click(css("#tour-open")))
 	wait("tour stopped", `document.querySelector("#tour-open").getAttribute("aria-pressed") === "false" && !document.body.dataset.tour`)
+
+	// The pop-out page (what the tile's pop-out button opens in a window of
+	// its own): the camera alone, playing, nothing else.
+	run("pop-out page", chromedp.Evaluate[chromedp.Void](`location.hash = "#/popout/cam-nga-tu-muong-thanh"`))
+	wait("pop-out plays", `!document.querySelector("header.top") && document.querySelector("main.popout") &&
+		document.querySelector('#wall .tile[data-index="0"]').dataset.camera === "cam-nga-tu-muong-thanh" &&
+		document.querySelector('#wall .tile[data-index="0"]').dataset.state === "playing"`)
+	shot("popout")
+	run("back to the wall", chromedp.Evaluate[chromedp.Void](`location.hash = "#/live"`))
+	wait("wall again", `document.querySelector("header.top") && document.querySelector("#layout-4")`)
 }
