@@ -217,6 +217,8 @@ func (a *App) Serve(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
+	// Long event streams end at shutdown instead of holding it up.
+	a.httpSrv.RegisterOnShutdown(api.EndStreams)
 	tlsCfg, err := a.tlsConfig()
 	if err != nil {
 		return err

@@ -228,6 +228,8 @@ func (s *Server) streamLive(hctx huma.Context, c *caller, sub *feed.Sub, snap fe
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.ending:
+			return
 		case <-end.C:
 			return
 		case <-beat.C:
@@ -267,3 +269,7 @@ func apply(m, ch map[string]string) {
 		}
 	}
 }
+
+// EndStreams ends every open event stream (the browsers reconnect to
+// whichever server answers next). For http.Server.RegisterOnShutdown.
+func (s *Server) EndStreams() { s.endOnce.Do(func() { close(s.ending) }) }

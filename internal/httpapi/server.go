@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -85,6 +86,8 @@ type Server struct {
 	requests     *prometheus.CounterVec
 	feed         *feed.Feed // registry and status changes for the console (routes_live.go)
 	snaps        snapshotters
+	ending       chan struct{} // closed by EndStreams
+	endOnce      sync.Once
 }
 
 type ctxKey int
@@ -149,6 +152,7 @@ func New(d Deps) *Server {
 	s.routesOps()
 	s.routesEvents()
 	s.routesONVIF()
+	s.ending = make(chan struct{})
 	s.feed = feed.New(s.readSite, liveFeedEvery)
 	s.routesLive()
 	s.routesSnapshot()
