@@ -70,7 +70,9 @@ type ErrUnwritable struct {
 	Err    error
 }
 
-func (e *ErrUnwritable) Error() string { return "store: cannot write (" + e.Reason + "): " + e.Err.Error() }
+func (e *ErrUnwritable) Error() string {
+	return "store: cannot write (" + e.Reason + "): " + e.Err.Error()
+}
 func (e *ErrUnwritable) Unwrap() error { return e.Err }
 
 // WriteProbe makes one tiny write (the heartbeat row) in a transaction and
