@@ -77,33 +77,23 @@ func TestUnwritableNamesRealFailures(t *testing.T) {
 	})
 }
 
-// TestWriteProbeReadOnlyPostgres points a second handle at the same schema
-// with every transaction read-only (a runtime parameter of that handle's
-// connections only, so no other test sees it): the probe says db_read_only,
-// while reads keep working.
-func TestWriteProbeReadOnlyPostgres(t *testing.T) {
-	dsn := storetest.PostgresDSN(t)
-	ctx := context.Background()
-	rw, err := store.Open(ctx, store.Options{DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rw.Close()
-	ro, err := store.Connect(ctx, store.Options{DSN: dsn + "&default_transaction_read_only=on"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	err = ro.WriteProbe(ctx)
-	var uw *store.ErrUnwritable
-	if !errors.As(err, &uw) || uw.Reason != store.ReadOnly {
-		t.Fatalf("probe on a read-only handle: %v", err)
-	}
-	var beats int64
-	if err := ro.Q().QueryRow(ctx, `SELECT beats FROM store_heartbeat WHERE id = 1`).Scan(&beats); err != nil {
-		t.Fatalf("read on the read-only handle: %v", err)
-	}
-	if err := rw.WriteProbe(ctx); err != nil {
-		t.Fatalf("probe on the writable handle: %v", err)
-	}
+// TestWriteProbeReadOnly: on a handle that cannot write the probe says
+// db_read_only while reads keep working; the writable handle on the same
+// database probes fine.
+func TestWriteProbeReadOnly(t *testing.T) {
+	storetest.EachReadOnly(t, func(t *testing.T, rw, ro *store.DB) {
+		ctx := context.Background()
+		err := ro.WriteProbe(ctx)
+		var uw *store.ErrUnwritable
+		if !errors.As(err, &uw) || uw.Reason != store.ReadOnly {
+			t.Fatalf("probe on a read-only handle: %v", err)
+		}
+		var beats int64
+		if err := ro.Q().QueryRow(ctx, `SELECT beats FROM store_heartbeat WHERE id = 1`).Scan(&beats); err != nil {
+			t.Fatalf("read on the read-only handle: %v", err)
+		}
+		if err := rw.WriteProbe(ctx); err != nil {
+			t.Fatalf("probe on the writable handle: %v", err)
+		}
+	})
 }

@@ -100,3 +100,46 @@ func PostgresDSN(t testing.TB) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// EachReadOnly runs fn on both engines with two handles on one fresh,
+// migrated database: rw writes as usual, ro refuses every write as a
+// database that cannot write does (SQLite: query_only on its one
+// connection; PostgreSQL: default_transaction_read_only for its connections
+// only, so no other test is touched), while reads work on both.
+func EachReadOnly(t *testing.T, fn func(t *testing.T, rw, ro *store.DB)) {
+	t.Helper()
+	ctx := context.Background()
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "vigil.db")
+		rw, err := store.Open(ctx, store.Options{SQLitePath: path})
+		if err != nil {
+			t.Fatalf("open sqlite: %v", err)
+		}
+		t.Cleanup(func() { rw.Close() })
+		ro, err := store.Connect(ctx, store.Options{SQLitePath: path})
+		if err != nil {
+			t.Fatalf("open sqlite twin: %v", err)
+		}
+		t.Cleanup(func() { ro.Close() })
+		// One connection, so the pragma holds for every query of the handle.
+		ro.SQL.SetMaxOpenConns(1)
+		if _, err := ro.SQL.ExecContext(ctx, `PRAGMA query_only = 1`); err != nil {
+			t.Fatalf("query_only: %v", err)
+		}
+		fn(t, rw, ro)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := PostgresDSN(t)
+		rw, err := store.Open(ctx, store.Options{DSN: dsn})
+		if err != nil {
+			t.Fatalf("open postgres: %v", err)
+		}
+		t.Cleanup(func() { rw.Close() })
+		ro, err := store.Connect(ctx, store.Options{DSN: dsn + "&default_transaction_read_only=on"})
+		if err != nil {
+			t.Fatalf("open postgres twin: %v", err)
+		}
+		t.Cleanup(func() { ro.Close() })
+		fn(t, rw, ro)
+	})
+}
