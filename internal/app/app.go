@@ -199,6 +199,7 @@ func (a *App) Serve(ctx context.Context) error {
 		Recorder: a.Recorder, Playback: a.Playback,
 		Health: a.Health, Ops: a.Ops,
 		Events: a.Events, ONVIF: a.ONVIF,
+		Readiness: newReadiness(a).check,
 		Mounts: map[string]http.Handler{
 			"/whep/":   a.WebRTC,
 			"/hls/":    a.HLS,
