@@ -240,12 +240,12 @@ type Log struct {
 // Default is the configuration a site gets for every field it leaves out.
 func Default() Config {
 	return Config{
-		Site:    Site{ID: "site", Name: "Vigil", Tier: 1, Timezone: "Asia/Ho_Chi_Minh", Language: "vi"},
-		Access:  Access{HighestOrg: "so-khcn", HighestOrgName: "Sở Khoa học và Công nghệ"},
-		DataDir: "./data",
+		Site:     Site{ID: "site", Name: "Vigil", Tier: 1, Timezone: "Asia/Ho_Chi_Minh", Language: "vi"},
+		Access:   Access{HighestOrg: "so-khcn", HighestOrgName: "Sở Khoa học và Công nghệ"},
+		DataDir:  "./data",
 		Database: Database{ReserveBytes: 512 << 20, ReservePercent: 1},
-		HTTP:    HTTP{Listen: "127.0.0.1:8443", MaxBodyBytes: 8 << 20},
-		RTSP:    RTSP{Listen: "127.0.0.1:8554"},
+		HTTP:     HTTP{Listen: "127.0.0.1:8443", MaxBodyBytes: 8 << 20},
+		RTSP:     RTSP{Listen: "127.0.0.1:8554"},
 		Auth: Auth{
 			LockoutFailures: 5, LockoutWindow: 30 * time.Second, LockoutDuration: 5 * time.Minute,
 			AdminPasswordMaxAge: 90 * 24 * time.Hour, SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour,
