@@ -163,14 +163,15 @@ func (rh *rtspHandler) authorizeRead(conn *gortsplib.ServerConn, cameraID string
 		CameraID: cameraID, Variant: v, Protocol: ProtoRTSP, Token: token, Remote: remote,
 	})
 	if err != nil {
-		rh.logRefusal("denied", remote, path, err)
 		h.m.authFailures.WithLabelValues(string(ProtoRTSP)).Inc()
 		if !errors.Is(err, ErrDenied) {
+			rh.logRefusal("unavailable", remote, path, err)
 			// Not a refusal of the reader but a failure to decide or to
 			// record it (a full disk): 503 with the reason in the status
 			// line, which players print.
 			return nil, &base.Response{StatusCode: base.StatusServiceUnavailable, StatusMessage: unavailableReason(err)}, err
 		}
+		rh.logRefusal("denied", remote, path, err)
 		return nil, &base.Response{StatusCode: base.StatusForbidden}, err
 	}
 	s, err := h.lookup(cameraID, v)
