@@ -68,18 +68,7 @@ func Postgres(t testing.TB) *store.DB {
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	base := PGDSN()
-	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = admin.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		if os.Getenv("VIGIL_REQUIRE_PG") == "1" {
-			t.Fatalf("PostgreSQL required (VIGIL_REQUIRE_PG=1) but not reachable at %s: %v", base, err)
-		}
-		t.Skipf("!!! SKIPPING the PostgreSQL half: no server at %s (%v). Set VIGIL_TEST_PG_DSN or start PostgreSQL; CI sets VIGIL_REQUIRE_PG=1.", base, err)
-	}
+	admin := pgAdmin(t)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := "t_" + hex.EncodeToString(b[:])
@@ -142,4 +131,68 @@ func EachReadOnly(t *testing.T, fn func(t *testing.T, rw, ro *store.DB)) {
 		t.Cleanup(func() { ro.Close() })
 		fn(t, rw, ro)
 	})
+}
+
+// pgAdmin connects to the test server as given, or skips loudly (fails
+// when VIGIL_REQUIRE_PG=1) when it is not there. The caller closes it.
+func pgAdmin(t testing.TB) *sql.DB {
+	t.Helper()
+	base := PGDSN()
+	admin, err := sql.Open("pgx", base)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = admin.PingContext(ctx)
+		cancel()
+	}
+	if err != nil {
+		if os.Getenv("VIGIL_REQUIRE_PG") == "1" {
+			t.Fatalf("PostgreSQL required (VIGIL_REQUIRE_PG=1) but not reachable at %s: %v", base, err)
+		}
+		t.Skipf("!!! SKIPPING the PostgreSQL half: no server at %s (%v). Set VIGIL_TEST_PG_DSN or start PostgreSQL; CI sets VIGIL_REQUIRE_PG=1.", base, err)
+	}
+	return admin
+}
+
+// PostgresOwnDatabase makes a fresh database of its own on the test server
+// (dropped at the end of the test) and returns its DSN and a switch that
+// makes every new transaction in that database read-only (ALTER DATABASE …
+// SET default_transaction_read_only), as a PostgreSQL that cannot write
+// would behave; only this test's database is touched. Connections already
+// open keep the setting they started with: the caller drops its pool's idle
+// connections. Skips loudly without a server, or fails when
+// VIGIL_REQUIRE_PG=1.
+func PostgresOwnDatabase(t testing.TB) (dsn string, readOnly func(on bool)) {
+	t.Helper()
+	admin := pgAdmin(t)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "vigil_t_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		admin.Close()
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+			t.Logf("drop database %s: %v", name, err)
+		}
+		admin.Close()
+	})
+	u, err := url.Parse(PGDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	q := u.Query()
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	return u.String(), func(on bool) {
+		t.Helper()
+		stmt := "ALTER DATABASE " + name + " RESET default_transaction_read_only"
+		if on {
+			stmt = "ALTER DATABASE " + name + " SET default_transaction_read_only = on"
+		}
+		if _, err := admin.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
 }
