@@ -150,7 +150,7 @@ func TestDatabaseReadOnlyFailsClosed(t *testing.T) {
 			// each query gets a new one, so all of them are read-only.
 			db.SQL.SetMaxIdleConns(0)
 		},
-		fixIt: func(t *testing.T) { readOnly(false) },
+		fixIt:  func(t *testing.T) { readOnly(false) },
 		status: 503, code: "db_read_only", msgVI: "chỉ cho đọc", msgEN: "read-only",
 		liveStatus: 503, liveCode: "audit_unavailable",
 		ready: map[string]string{"database": store.ReadOnly},
