@@ -518,6 +518,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeAPIError(w http.ResponseWriter, e *APIError) { writeJSON(w, e.Status, e) }
 
+// asAPIError is err as the API's error (what internal and roomErr return),
+// for answers written by hand inside a streamed response.
+func asAPIError(err error) *APIError {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return &APIError{Status: http.StatusInternalServerError, Code: "internal", Message: i18n.Text(i18n.Default, "internal")}
+}
+
 // op is a huma operation with our conventions.
 func op(method, path, id, summary string, tags ...string) huma.Operation {
 	return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: tags}
