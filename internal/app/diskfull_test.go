@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,9 +59,11 @@ func whepOffer(t *testing.T) string {
 	return offer.SDP
 }
 
-func countLiveStarts(t *testing.T, s *apptest.Site) int {
+func countLiveStarts(t *testing.T, s *apptest.Site) int { return countEntries(t, s, "live.start") }
+
+func countEntries(t *testing.T, s *apptest.Site, action string) int {
 	t.Helper()
-	es, _, err := audit.List(context.Background(), s.App.DB.Q(), audit.Filter{ActionPrefix: "live.start", Limit: 1000})
+	es, _, err := audit.List(context.Background(), s.App.DB.Q(), audit.Filter{ActionPrefix: action, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +86,9 @@ type unwritable struct {
 	liveStatus int
 	liveCode   string
 	ready      map[string]string // /readyz reasons: check → code
+	// playback: the camera is recorded, and playback (audited by
+	// playback.start) is refused with the reason too.
+	playback bool
 }
 
 // TestDiskFullFailsClosed (issue 15 item 3): the database and the data
@@ -153,7 +159,8 @@ func TestDatabaseReadOnlyFailsClosed(t *testing.T) {
 		fixIt:  func(t *testing.T) { readOnly(false) },
 		status: 503, code: "db_read_only", msgVI: "chỉ cho đọc", msgEN: "read-only",
 		liveStatus: 503, liveCode: "audit_unavailable",
-		ready: map[string]string{"database": store.ReadOnly},
+		ready:    map[string]string{"database": store.ReadOnly},
+		playback: true,
 	})
 }
 
@@ -178,6 +185,9 @@ func checkFailsClosed(t *testing.T, u unwritable) {
 		c.DataDir = u.dataDir
 		c.Database.ReserveBytes, c.Database.ReservePercent = 4<<20, -1
 		c.Recording.DefaultMode = "off" // a filler stands for the recordings
+		if u.playback {
+			c.Recording.DefaultMode, c.Recording.SegmentLength = "always", 2*time.Second
+		}
 		c.Auth.SessionIdle = 30 * time.Second
 	}})
 	s.SeedWorld(map[string][2]string{"cam-traffic": {sm.URL("cam-traffic", "main"), sm.URL("cam-traffic", "sub")}})
@@ -202,7 +212,10 @@ func checkFailsClosed(t *testing.T, u unwritable) {
 	viewer := s.WithToken(liveTok)
 	refused := func(what string, code int, body []byte, status int, errCode, words string) {
 		t.Helper()
-		if e := decodeErr(t, body); code != status || e.Code != errCode || !strings.Contains(e.Message, words) {
+		if code != status {
+			t.Fatalf("%s: %d %.200q, want %d %s", what, code, body, status, errCode)
+		}
+		if e := decodeErr(t, body); e.Code != errCode || !strings.Contains(e.Message, words) {
 			t.Fatalf("%s: %d %s, want %d %s (%q)", what, code, body, status, errCode, words)
 		}
 	}
@@ -214,9 +227,32 @@ func checkFailsClosed(t *testing.T, u unwritable) {
 	if out, err := probe(rtspWithToken); err != nil || !strings.Contains(out, "h264") {
 		t.Fatalf("RTSP with an API token before: %v %q", err, out)
 	}
+	var playPath string
+	if u.playback {
+		t0 := time.Now().Add(-time.Minute)
+		var tl struct {
+			Timelines []struct {
+				Spans []struct{ From, To time.Time }
+			}
+		}
+		waitFor(t, "3 s of footage", func() bool {
+			s.App.Recorder.Flush()
+			if code := admin.Do("GET", fmt.Sprintf("/api/v1/recordings/timeline?camera_ids=cam-traffic&from=%d&to=%d",
+				t0.UnixMilli(), time.Now().Add(time.Minute).UnixMilli()), nil, &tl); code != 200 {
+				t.Fatalf("timeline: %d", code)
+			}
+			return len(tl.Timelines) == 1 && len(tl.Timelines[0].Spans) > 0 && tl.Timelines[0].Spans[0].To.Sub(tl.Timelines[0].Spans[0].From) >= 3*time.Second
+		})
+		sp := tl.Timelines[0].Spans[0]
+		playPath = fmt.Sprintf("/api/v1/cameras/cam-traffic/playback.mp4?from=%d&to=%d", sp.From.UnixMilli(), sp.From.Add(2*time.Second).UnixMilli())
+		if code, body, _ := admin.Raw("GET", playPath, "", nil); code != 200 {
+			t.Fatalf("playback before: %d %.200s", code, body)
+		}
+	}
 
 	u.breakIt(t, s)
 	startsBefore := countLiveStarts(t, s)
+	playsBefore := countEntries(t, s, "playback.start")
 
 	// /readyz: not ready, and why (cached for up to 1.5 s: wait for it).
 	var ready apiError
@@ -288,6 +324,15 @@ func checkFailsClosed(t *testing.T, u unwritable) {
 		t.Fatalf("live.start entries changed while the database could not write: %d → %d", startsBefore, got)
 	}
 
+	// Playback: refused with the reason, no playback.start entry.
+	if u.playback {
+		code, body, _ = admin.Raw("GET", playPath, "", nil)
+		refused("playback", code, body, u.status, u.code, u.msgVI)
+		if got := countEntries(t, s, "playback.start"); got != playsBefore {
+			t.Fatalf("playback.start entries changed while the database could not write: %d → %d", playsBefore, got)
+		}
+	}
+
 	// An audited change: refused, and not made.
 	code, body, _ = admin.Raw("POST", "/api/v1/organisations", "application/json",
 		map[string]any{"id": "xa-moi", "name": "UBND xã Mới", "kind": "commune", "functions": []string{"urban_order"}})
@@ -318,6 +363,14 @@ func checkFailsClosed(t *testing.T, u unwritable) {
 		t.Fatalf("WHEP after writes returned: %d %s", code, body)
 	}
 	viewer.Raw("DELETE", hdr.Get("Location"), "", nil)
+	if u.playback {
+		if code, body, _ := admin.Raw("GET", playPath, "", nil); code != 200 {
+			t.Fatalf("playback after writes returned: %d %.200s", code, body)
+		}
+		if got := countEntries(t, s, "playback.start"); got != playsBefore+1 {
+			t.Fatalf("playback.start entries after writes returned: %d, want %d", got, playsBefore+1)
+		}
+	}
 	if got := countLiveStarts(t, s); got < startsBefore+3 {
 		t.Fatalf("live.start entries after writes returned: %d, want ≥ %d", got, startsBefore+3)
 	}
