@@ -183,7 +183,6 @@ func checkFailsClosed(t *testing.T, u unwritable) {
 	t.Cleanup(sm.Close)
 	s := apptest.Start(t, u.db, apptest.Options{Mutate: func(c *config.Config) {
 		c.DataDir = u.dataDir
-		c.Database.ReserveBytes, c.Database.ReservePercent = 4<<20, -1
 		c.Recording.DefaultMode = "off" // a filler stands for the recordings
 		if u.playback {
 			c.Recording.DefaultMode, c.Recording.SegmentLength = "always", 2*time.Second

@@ -23,6 +23,9 @@ const readyCacheFor = 1500 * time.Millisecond
 // elsewhere) keeps the reserve the database needs.
 type readiness struct {
 	a *App
+	// reserve is the free space kept for the database on a volume of total
+	// bytes (defaultReserve).
+	reserve func(total uint64) uint64
 
 	mu      sync.Mutex
 	at      time.Time
@@ -30,7 +33,7 @@ type readiness struct {
 	dbPaths []string // folders whose volumes hold the database and the data
 }
 
-func newReadiness(a *App) *readiness { return &readiness{a: a} }
+func newReadiness(a *App) *readiness { return &readiness{a: a, reserve: defaultReserve} }
 
 func (r *readiness) check(ctx context.Context) []httpapi.ReadyProblem {
 	var out []httpapi.ReadyProblem
@@ -92,17 +95,12 @@ func (r *readiness) paths(ctx context.Context) []string {
 	return paths
 }
 
-// reserve is the space kept for the database on a volume of total bytes:
-// the larger of database.reserve_bytes and database.reserve_percent.
-func (r *readiness) reserve(total uint64) uint64 {
-	var res uint64
-	if b := r.a.Cfg.Database.ReserveBytes; b > 0 {
-		res = uint64(b)
-	}
-	if p := r.a.Cfg.Database.ReservePercent; p > 0 {
-		res = max(res, total/100*uint64(p))
-	}
-	return res
+// defaultReserve is the recorder's default reserve for the database
+// (issue 15): 512 MiB but at most a tenth of the volume, or 1 % of it,
+// whichever is larger; /readyz turns not ready where the recorder stops
+// writing.
+func defaultReserve(total uint64) uint64 {
+	return max(min(512<<20, total/10), total/100)
 }
 
 // volumeSpace is the free space (for an unprivileged writer: ext4 keeps

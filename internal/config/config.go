@@ -69,13 +69,6 @@ type Access struct {
 // Database: empty DSN means the SQLite file in the data folder.
 type Database struct {
 	DSN string `yaml:"dsn"`
-	// ReserveBytes and ReservePercent (of the volume) are the free space
-	// kept for the database on the data folder's volume, the larger of the
-	// two: below it /readyz answers not ready (disk_full), before the
-	// database itself starts refusing writes. Defaults 512 MiB and 1 %, the
-	// recorder's reserve; negative turns one off.
-	ReserveBytes   int64 `yaml:"reserve_bytes"`
-	ReservePercent int   `yaml:"reserve_percent"`
 }
 
 // HTTP is the API and console listener.
@@ -240,12 +233,11 @@ type Log struct {
 // Default is the configuration a site gets for every field it leaves out.
 func Default() Config {
 	return Config{
-		Site:     Site{ID: "site", Name: "Vigil", Tier: 1, Timezone: "Asia/Ho_Chi_Minh", Language: "vi"},
-		Access:   Access{HighestOrg: "so-khcn", HighestOrgName: "Sở Khoa học và Công nghệ"},
-		DataDir:  "./data",
-		Database: Database{ReserveBytes: 512 << 20, ReservePercent: 1},
-		HTTP:     HTTP{Listen: "127.0.0.1:8443", MaxBodyBytes: 8 << 20},
-		RTSP:     RTSP{Listen: "127.0.0.1:8554"},
+		Site:    Site{ID: "site", Name: "Vigil", Tier: 1, Timezone: "Asia/Ho_Chi_Minh", Language: "vi"},
+		Access:  Access{HighestOrg: "so-khcn", HighestOrgName: "Sở Khoa học và Công nghệ"},
+		DataDir: "./data",
+		HTTP:    HTTP{Listen: "127.0.0.1:8443", MaxBodyBytes: 8 << 20},
+		RTSP:    RTSP{Listen: "127.0.0.1:8554"},
 		Auth: Auth{
 			LockoutFailures: 5, LockoutWindow: 30 * time.Second, LockoutDuration: 5 * time.Minute,
 			AdminPasswordMaxAge: 90 * 24 * time.Hour, SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour,
@@ -504,9 +496,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.CheckpointInterval < time.Second {
 		add("audit.checkpoint_interval", "must be at least 1s")
-	}
-	if c.Database.ReservePercent > 50 {
-		add("database.reserve_percent", "at most 50 (got %d)", c.Database.ReservePercent)
 	}
 	if c.Recording.RetentionDays < 30 && strings.TrimSpace(c.Recording.LegalOverrideReason) == "" {
 		add("recording.retention_days", "footage must be kept at least 30 days (R-OPS-2, Đ11); a shorter period needs recording.legal_override_reason (got %d)", c.Recording.RetentionDays)
