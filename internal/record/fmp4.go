@@ -463,22 +463,46 @@ func eachBox(b []byte, fn func(typ string, payload []byte) error) error {
 	return nil
 }
 
-// segmentFile is a segment being written.
+// segFile is the file under a segment being written: an *os.File, or in
+// tests a writer that fails on purpose.
+type segFile interface {
+	io.Writer
+	Sync() error
+	Truncate(size int64) error
+	Seek(offset int64, whence int) (int64, error)
+	Close() error
+}
+
+func openSegFile(path string) (segFile, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+}
+
+// segmentFile is a segment being written. Its size is always the end of the
+// last whole fragment: a write that fails (ENOSPC, EIO, a short write, a
+// failed fsync) is cut off again, so a later fragment is never appended
+// after a partial one.
 type segmentFile struct {
-	f      *os.File
+	f      segFile
 	path   string
 	size   int64
 	seq    uint32
 	sync   bool
 	buf    seekablebuffer.Buffer
 	frames int
+	// broken: a failed write could not be cut off (the file holds a
+	// partial fragment after size); nothing more is written to it, and
+	// reconcile cuts the tail.
+	broken error
 }
 
-func createSegment(path string, init *fmp4.Init, sync bool) (*segmentFile, error) {
+func createSegment(path string, init *fmp4.Init, sync bool, open func(string) (segFile, error)) (*segmentFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if open == nil {
+		open = openSegFile
+	}
+	f, err := open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -488,7 +512,7 @@ func createSegment(path string, init *fmp4.Init, sync bool) (*segmentFile, error
 		os.Remove(path)
 		return nil, err
 	}
-	if err := s.flushBuf(); err != nil {
+	if err := s.commit(); err != nil {
 		f.Close()
 		os.Remove(path)
 		return nil, err
@@ -499,34 +523,60 @@ func createSegment(path string, init *fmp4.Init, sync bool) (*segmentFile, error
 	return s, nil
 }
 
-func (s *segmentFile) flushBuf() error {
-	n, err := s.f.Write(s.buf.Bytes())
-	s.size += int64(n)
-	s.buf.Reset()
-	_, _ = s.buf.Seek(0, io.SeekStart)
-	if err != nil {
-		return err
+// commit writes the buffered bytes wholly or not at all: on any failure the
+// file is cut back to its last whole fragment.
+func (s *segmentFile) commit() error {
+	b := s.buf.Bytes()
+	defer func() {
+		s.buf.Reset()
+		_, _ = s.buf.Seek(0, io.SeekStart)
+	}()
+	if s.broken != nil {
+		return s.broken
 	}
-	if s.sync {
-		return s.f.Sync()
+	n, err := s.f.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
 	}
-	return nil
+	if err == nil && s.sync {
+		err = s.f.Sync()
+	}
+	if err == nil {
+		s.size += int64(n)
+		return nil
+	}
+	// Undo: whatever part of it reached the file goes.
+	terr := s.f.Truncate(s.size)
+	if terr == nil {
+		_, terr = s.f.Seek(s.size, io.SeekStart)
+	}
+	if terr != nil {
+		s.broken = fmt.Errorf("record: %s: a failed write could not be cut off: %w", s.path, terr)
+		return errors.Join(err, s.broken)
+	}
+	return err
 }
 
 // writeFragment appends one moof+mdat in a single write: the video samples
-// (track 1) and, when there are any, audio samples (track 2).
+// (track 1) and, when there are any, audio samples (track 2). On error
+// nothing of it is in the file and nothing is counted.
 func (s *segmentFile) writeFragment(baseTime uint64, samples []*fmp4.Sample, audio *fmp4.PartTrack) error {
-	s.seq++
-	p := fmp4.Part{SequenceNumber: s.seq, Tracks: []*fmp4.PartTrack{{ID: videoTrackID, BaseTime: baseTime, Samples: samples}}}
+	p := fmp4.Part{SequenceNumber: s.seq + 1, Tracks: []*fmp4.PartTrack{{ID: videoTrackID, BaseTime: baseTime, Samples: samples}}}
 	if audio != nil && len(audio.Samples) > 0 {
 		audio.ID = audioTrackID
 		p.Tracks = append(p.Tracks, audio)
 	}
 	if err := p.Marshal(&s.buf); err != nil {
+		s.buf.Reset()
+		_, _ = s.buf.Seek(0, io.SeekStart)
 		return err
 	}
+	if err := s.commit(); err != nil {
+		return err
+	}
+	s.seq++
 	s.frames += len(samples)
-	return s.flushBuf()
+	return nil
 }
 
 func (s *segmentFile) close() error {

@@ -37,9 +37,10 @@ func (s *Service) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				s.log.Warn("record: sweep failed", "err", err)
-			}
+		case <-s.sweepNow:
+		}
+		if _, err := s.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.log.Warn("record: sweep failed", "err", err)
 		}
 	}
 }
