@@ -50,7 +50,7 @@ type camRecorder struct {
 	// is not recording until a fragment is written again.
 	failing bool
 	total   int64
-	lastLog   time.Time
+	lastLog time.Time
 
 	// audio of the current reader session (nil: none, or not recordable)
 	audio       *audioTrack
@@ -78,8 +78,8 @@ type openSeg struct {
 	fragTicks uint64
 	written   uint64 // ticks on disk
 	lastIndex time.Time
-	indexed   bool // its row is in the index: inserted with its first whole fragment
-	failed    bool // a write failed: the segment ends at its last whole fragment
+	indexed   bool     // its row is in the index: inserted with its first whole fragment
+	failed    bool     // a write failed: the segment ends at its last whole fragment
 	params    [][]byte // parameter sets to put in-band before keyframes
 	// zero is the hub PTS (video clock) of the segment's time zero: the
 	// first video sample's decode time. Audio is placed against it.
