@@ -71,6 +71,7 @@ type Frag struct {
 	Size   int64 // moof+mdat
 	Run
 	Audio Run
+	mdat  int64 // file offset of the mdat's payload
 }
 
 // Run is one track's samples in a fragment.
@@ -149,30 +150,73 @@ func readBoxHdr(r io.ReaderAt, off, limit int64) (boxHdr, error) {
 // and every whole fragment's sample table. A partial tail is not an error
 // (Valid < Size tells it); anything else malformed is.
 func ScanFile(r io.ReaderAt, size int64) (*FileInfo, error) {
+	fi, off, err := scanInit(r, size)
+	if err != nil {
+		return nil, err
+	}
+	for off < size && len(fi.Frags) < maxFragCount {
+		h, err := readBoxHdr(r, off, size)
+		if err != nil {
+			break // partial tail
+		}
+		if h.typ != "moof" {
+			if skippable(h.typ) {
+				off += h.size
+				fi.Valid = off
+				continue
+			}
+			return fi, fmt.Errorf("record: unexpected box %q at %d", h.typ, off)
+		}
+		fr, partial, err := fragAt(r, off, size, fi)
+		if partial {
+			break
+		}
+		if err != nil {
+			return fi, err
+		}
+		fi.add(fr)
+		off += fr.Size
+	}
+	return fi, nil
+}
+
+func skippable(typ string) bool { return typ == "free" || typ == "skip" || typ == "udta" }
+
+// add appends a whole fragment to the scan.
+func (fi *FileInfo) add(fr Frag) {
+	fi.Frags = append(fi.Frags, fr)
+	fi.Ticks = fr.BaseTime + fr.Ticks()
+	fi.Frames += len(fr.Samples)
+	fi.AudioSamples += len(fr.Audio.Samples)
+	fi.Valid = fr.Offset + fr.Size
+}
+
+// scanInit reads the init (ftyp+moov) and returns where fragments start.
+func scanInit(r io.ReaderAt, size int64) (*FileInfo, int64, error) {
 	fi := &FileInfo{Size: size}
 	var off int64
 	// ftyp, moov
 	for _, want := range []string{"ftyp", "moov"} {
 		h, err := readBoxHdr(r, off, size)
 		if err != nil || h.typ != want {
-			return nil, ErrNotSegment
+			return nil, 0, ErrNotSegment
 		}
 		off += h.size
 	}
 	if off > maxInitSize {
-		return nil, ErrNotSegment
+		return nil, 0, ErrNotSegment
 	}
 	fi.Init = make([]byte, off)
 	if _, err := r.ReadAt(fi.Init, 0); err != nil {
-		return nil, ErrNotSegment
+		return nil, 0, ErrNotSegment
 	}
 	var init fmp4.Init
 	if err := init.Unmarshal(bytes.NewReader(fi.Init)); err != nil || len(init.Tracks) < 1 || len(init.Tracks) > 2 {
-		return nil, fmt.Errorf("%w: bad moov", ErrNotSegment)
+		return nil, 0, fmt.Errorf("%w: bad moov", ErrNotSegment)
 	}
 	vt := init.Tracks[0]
 	if vt.ID != videoTrackID {
-		return nil, fmt.Errorf("%w: track 1 is not first", ErrNotSegment)
+		return nil, 0, fmt.Errorf("%w: track 1 is not first", ErrNotSegment)
 	}
 	fi.TimeScale = vt.TimeScale
 	switch vt.Codec.(type) {
@@ -181,15 +225,15 @@ func ScanFile(r io.ReaderAt, size int64) (*FileInfo, error) {
 	case *codecs.H265:
 		fi.Codec = "H265"
 	default:
-		return nil, fmt.Errorf("%w: unsupported codec", ErrNotSegment)
+		return nil, 0, fmt.Errorf("%w: unsupported codec", ErrNotSegment)
 	}
 	if fi.TimeScale == 0 {
-		return nil, fmt.Errorf("%w: zero time scale", ErrNotSegment)
+		return nil, 0, fmt.Errorf("%w: zero time scale", ErrNotSegment)
 	}
 	if len(init.Tracks) == 2 {
 		at := init.Tracks[1]
 		if at.ID != audioTrackID || at.TimeScale == 0 {
-			return nil, fmt.Errorf("%w: bad audio track", ErrNotSegment)
+			return nil, 0, fmt.Errorf("%w: bad audio track", ErrNotSegment)
 		}
 		fi.Audio = &AudioInfo{TimeScale: at.TimeScale}
 		switch at.Codec.(type) {
@@ -198,63 +242,57 @@ func ScanFile(r io.ReaderAt, size int64) (*FileInfo, error) {
 		case *codecs.LPCM:
 			fi.Audio.Codec = "LPCM"
 		default:
-			return nil, fmt.Errorf("%w: unsupported audio codec", ErrNotSegment)
+			return nil, 0, fmt.Errorf("%w: unsupported audio codec", ErrNotSegment)
 		}
 	}
 	fi.Valid = off
-	for off < size && len(fi.Frags) < maxFragCount {
-		h, err := readBoxHdr(r, off, size)
-		if err != nil {
-			break // partial tail
-		}
-		if h.typ != "moof" {
-			if h.typ == "free" || h.typ == "skip" || h.typ == "udta" {
-				off += h.size
-				fi.Valid = off
-				continue
-			}
-			return fi, fmt.Errorf("record: unexpected box %q at %d", h.typ, off)
-		}
-		if h.size > maxFragSize {
-			return fi, fmt.Errorf("record: moof too large at %d", off)
-		}
-		moof := make([]byte, h.size)
-		if _, err := r.ReadAt(moof, off); err != nil {
-			break
-		}
-		md, err := readBoxHdr(r, off+h.size, size)
-		if err != nil {
-			break // mdat not (fully) written
-		}
-		if md.typ != "mdat" {
-			return fi, fmt.Errorf("record: moof without mdat at %d", off)
-		}
-		fr, err := ParseMoof(moof[h.hdr:])
-		if err != nil {
-			return fi, fmt.Errorf("record: fragment at %d: %w", off, err)
-		}
-		fr.Offset = off
-		fr.Size = h.size + md.size
-		if fr.Audio.Samples != nil && fi.Audio == nil {
-			return fi, fmt.Errorf("record: fragment at %d: audio samples without an audio track", off)
-		}
-		for _, run := range []*Run{&fr.Run, &fr.Audio} {
-			if run.Samples == nil {
-				continue
-			}
-			run.Data += off
-			if run.Data < off+h.size+md.hdr || run.Data+run.bytes() > off+fr.Size {
-				return fi, fmt.Errorf("record: fragment at %d: samples outside mdat", off)
-			}
-		}
-		fi.Frags = append(fi.Frags, fr)
-		fi.Ticks = fr.BaseTime + fr.Ticks()
-		fi.Frames += len(fr.Samples)
-		fi.AudioSamples += len(fr.Audio.Samples)
-		off += fr.Size
-		fi.Valid = off
+	return fi, off, nil
+}
+
+// fragAt reads the moof+mdat at off. partial: it does not fit in the file
+// (a torn tail, or a header that is not one); err: it is malformed.
+func fragAt(r io.ReaderAt, off, size int64, fi *FileInfo) (fr Frag, partial bool, err error) {
+	h, err := readBoxHdr(r, off, size)
+	if err != nil {
+		return fr, true, nil
 	}
-	return fi, nil
+	if h.typ != "moof" {
+		return fr, false, fmt.Errorf("record: unexpected box %q at %d", h.typ, off)
+	}
+	if h.size > maxFragSize {
+		return fr, false, fmt.Errorf("record: moof too large at %d", off)
+	}
+	moof := make([]byte, h.size)
+	if _, err := r.ReadAt(moof, off); err != nil {
+		return fr, true, nil
+	}
+	md, err := readBoxHdr(r, off+h.size, size)
+	if err != nil {
+		return fr, true, nil // mdat not (fully) written
+	}
+	if md.typ != "mdat" {
+		return fr, false, fmt.Errorf("record: moof without mdat at %d", off)
+	}
+	fr, err = ParseMoof(moof[h.hdr:])
+	if err != nil {
+		return fr, false, fmt.Errorf("record: fragment at %d: %w", off, err)
+	}
+	fr.Offset = off
+	fr.Size = h.size + md.size
+	fr.mdat = off + h.size + md.hdr
+	if fr.Audio.Samples != nil && fi.Audio == nil {
+		return fr, false, fmt.Errorf("record: fragment at %d: audio samples without an audio track", off)
+	}
+	for _, run := range []*Run{&fr.Run, &fr.Audio} {
+		if run.Samples == nil {
+			continue
+		}
+		run.Data += off
+		if run.Data < off+h.size+md.hdr || run.Data+run.bytes() > off+fr.Size {
+			return fr, false, fmt.Errorf("record: fragment at %d: samples outside mdat", off)
+		}
+	}
+	return fr, false, nil
 }
 
 // ParseMoof reads the payload of a moof box (without its header) as the
