@@ -331,12 +331,15 @@ func (s *Service) Recording() []RecorderStatus {
 
 // CameraStatus is one camera's recorder state.
 type RecorderStatus struct {
-	CameraID   string    `json:"camera_id"`
-	Recording  bool      `json:"recording" doc:"a segment is open and its last write succeeded"`
-	SegmentID  string    `json:"segment_id,omitempty"`
-	Since      time.Time `json:"since,omitempty"`
-	LastError  string    `json:"last_error,omitempty"`
-	BytesTotal int64     `json:"bytes_total"`
+	CameraID  string    `json:"camera_id"`
+	Recording bool      `json:"recording" doc:"a segment is open and its last write succeeded"`
+	SegmentID string    `json:"segment_id,omitempty"`
+	Since     time.Time `json:"since,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+	// WriteErrors counts failed segment opens and fragment writes since the
+	// camera's recorder started.
+	WriteErrors int64 `json:"write_errors"`
+	BytesTotal  int64 `json:"bytes_total"`
 }
 
 func newID() string {

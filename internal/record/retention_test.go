@@ -22,9 +22,9 @@ import (
 type seeded struct {
 	rec    *record.Service
 	dir    string
-	folder string // its storage folder's name: one per service, as they share a database
-	used  atomic.Int64 // percent reported by the fake disk
-	usage func() int64 // when set, computes it
+	folder string       // its storage folder's name: one per service, as they share a database
+	used   atomic.Int64 // percent reported by the fake disk
+	usage  func() int64 // when set, computes it
 
 	mu      sync.Mutex
 	storage []string          // OnStorage calls, "folder:full"

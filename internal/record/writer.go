@@ -49,6 +49,7 @@ type camRecorder struct {
 	// failing: the last segment open or fragment write failed; the camera
 	// is not recording until a fragment is written again.
 	failing bool
+	errs    int64 // failed opens and writes
 	total   int64
 	lastLog time.Time
 
@@ -244,7 +245,7 @@ func (r *camRecorder) watchdog(ctx context.Context) {
 func (r *camRecorder) status() RecorderStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st := RecorderStatus{CameraID: r.cameraID, LastError: r.lastErr, BytesTotal: r.total}
+	st := RecorderStatus{CameraID: r.cameraID, LastError: r.lastErr, BytesTotal: r.total, WriteErrors: r.errs}
 	if r.seg != nil && !r.failing {
 		st.Recording, st.SegmentID, st.Since = true, r.seg.row.ID, time.UnixMilli(r.seg.row.StartMS).UTC()
 	}
@@ -566,6 +567,7 @@ func (r *camRecorder) begin(u *media.Unit, codec string) bool {
 // until a fragment is written again. Called with r.mu held.
 func (r *camRecorder) fail(err error) {
 	r.lastErr = err.Error()
+	r.errs++
 	if !r.failing {
 		r.failing = true
 		poke(r.s.changes)
