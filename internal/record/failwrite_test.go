@@ -82,8 +82,12 @@ func TestFailedWrites(t *testing.T) {
 	}
 }
 
-// outage is when writes started and stopped failing.
-type outage struct{ from, to time.Time }
+// outage is when writes started and stopped failing; lateEnd, how long
+// after from footage may go on (one second unless set).
+type outage struct {
+	from, to time.Time
+	lateEnd  time.Duration
+}
 
 func status(rig *recordtest.Rig, cam string) record.RecorderStatus {
 	for _, st := range rig.Rec.Recording() {
@@ -190,7 +194,7 @@ func checkOutage(t *testing.T, rig *recordtest.Rig, cam string, o outage) {
 	t.Logf("writes failed %s → %s; footage ends %s, resumes %s (%d segments)", o.from.Format("15:04:05.000"), o.to.Format("15:04:05.000"),
 		time.UnixMilli(before.EndMS).Format("15:04:05.000"), time.UnixMilli(after.StartMS).Format("15:04:05.000"), len(segs))
 	// The gap is where nothing was written.
-	if end := time.UnixMilli(before.EndMS); end.Before(o.from.Add(-fragSlack)) || end.After(o.from.Add(time.Second)) {
+	if end := time.UnixMilli(before.EndMS); end.Before(o.from.Add(-fragSlack)) || end.After(o.from.Add(max(o.lateEnd, time.Second))) {
 		t.Fatalf("footage ends at %v, writes failed from %v", end, o.from)
 	}
 	if start := time.UnixMilli(after.StartMS); start.Before(o.to.Add(-time.Second)) || start.After(o.to.Add(keyframeSlack)) {
@@ -223,4 +227,3 @@ func checkOutage(t *testing.T, rig *recordtest.Rig, cam string, o outage) {
 		t.Fatalf("record check after the outage: %v %s %q %+v", err, rep, rep.Problems, rep.Lost)
 	}
 }
-

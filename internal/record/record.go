@@ -443,8 +443,8 @@ func (s *Service) room(folder string, n int64) error {
 		return fmt.Errorf("record: unknown storage folder %q", folder)
 	}
 	used, total, err := s.opt.DiskUsage(f.Path)
-	if err != nil || total == 0 {
-		return nil // unknown: the write itself will tell
+	if err != nil || total == 0 || s.reserve(total) == 0 {
+		return nil // unknown, or no reserve: the write itself will tell
 	}
 	if free := total - used; free < uint64(n) || free-uint64(n) < s.reserve(total) {
 		poke(s.sweepNow)

@@ -568,6 +568,7 @@ func (r *camRecorder) begin(u *media.Unit, codec string) bool {
 func (r *camRecorder) fail(err error) {
 	r.lastErr = err.Error()
 	r.errs++
+	r.reason = "write_error" // the next segment starts after lost frames
 	if !r.failing {
 		r.failing = true
 		poke(r.s.changes)
