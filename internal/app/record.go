@@ -37,7 +37,7 @@ func (a *App) openRecording() error {
 		SegmentLength: rc.SegmentLength, FragmentLength: rc.FragmentLength,
 		DefaultMode: rc.DefaultMode, RetentionDays: rc.RetentionDays,
 		HighWater: rc.HighWaterPercent, DiskFullPolicy: rc.DiskFullPolicy,
-		ReserveBytes: offIfZero(rc.ReserveBytes), ReservePercent: int(offIfZero(int64(rc.ReservePercent))),
+		ReserveBytes: rc.ReserveBytes, ReservePercent: offIfZero(rc.ReservePercent),
 		SystemOf: func(ctx context.Context, id string) (string, error) {
 			f, err := a.Registry.CameraFacts(ctx, id)
 			return f.SystemID, err
@@ -111,7 +111,7 @@ func (a *App) startRecording(ctx context.Context) error {
 
 // offIfZero maps a configured 0 ("none") to the recorder's "off" (-1); the
 // recorder reads 0 as "the default".
-func offIfZero(v int64) int64 {
+func offIfZero(v int) int {
 	if v == 0 {
 		return -1
 	}

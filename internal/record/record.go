@@ -84,9 +84,11 @@ type Options struct {
 	// storage folder's volume, for the database and the system beside the
 	// recordings: the larger of the two. It is checked before every
 	// fragment, so writes stop before the volume is full, not after a roll.
-	// Defaults 512 MiB and 1 %; negative turns one off.
+	// Defaults 512 MiB and 1 %, at most a tenth of a small volume; negative
+	// turns one off.
 	ReserveBytes   int64
 	ReservePercent int
+	reserveCapped  bool // the defaults are in force: capped to a tenth
 	// OnEarlyDelete is called when the disk guard (delete_oldest) deletes
 	// footage younger than its retention; the app opens an incident.
 	OnEarlyDelete func(d Deletion, retentionDays int)
@@ -129,7 +131,7 @@ func (o *Options) defaults() {
 		o.DiskUsage = statfsUsage
 	}
 	if o.ReserveBytes == 0 {
-		o.ReserveBytes = 512 << 20
+		o.ReserveBytes, o.reserveCapped = 512<<20, true
 	}
 	if o.ReservePercent == 0 {
 		o.ReservePercent = 1
@@ -428,6 +430,9 @@ func (s *Service) reserve(total uint64) uint64 {
 	}
 	if s.opt.ReservePercent > 0 {
 		r = max(r, total/100*uint64(s.opt.ReservePercent))
+	}
+	if s.opt.reserveCapped {
+		r = min(r, total/10)
 	}
 	return r
 }
