@@ -78,6 +78,7 @@ func ScanRuns(r io.ReaderAt, size int64) (*Scan, error) {
 		}
 		cur.Last = len(sc.Frags) - 1
 	}
+	resyncs := 0
 	for off < size && len(sc.Frags) < maxFragCount {
 		if h, err := readBoxHdr(r, off, size); err == nil && skippable(h.typ) {
 			off += h.size
@@ -95,6 +96,9 @@ func ScanRuns(r io.ReaderAt, size int64) (*Scan, error) {
 		// The chain breaks at off. The last fragment accepted may itself be
 		// the torn one (its mdat running into the next fragment): look
 		// again from just after its start.
+		if resyncs++; resyncs > maxResyncs {
+			break
+		}
 		from, floor := off+1, uint64(0)
 		if n := len(sc.Frags); n > 0 {
 			last := sc.Frags[n-1]
@@ -173,6 +177,9 @@ func resync(r io.ReaderAt, from, size int64, fi *FileInfo, floor uint64) (int64,
 			}
 			k += j
 			p := at + int64(k) - 4
+			if !mdatFollows(r, p, size) {
+				continue
+			}
 			fr, _, err := fragAt(r, p, size, fi)
 			if err == nil && fr.Size > 0 && fr.exact() && fr.BaseTime >= floor {
 				return p, fr, true
@@ -181,6 +188,21 @@ func resync(r io.ReaderAt, from, size int64, fi *FileInfo, floor uint64) (int64,
 	}
 	return 0, Frag{}, false
 }
+
+// mdatFollows is the quick test of a candidate moof at p: its size fits,
+// and an mdat header follows it.
+func mdatFollows(r io.ReaderAt, p, size int64) bool {
+	h, err := readBoxHdr(r, p, size)
+	if err != nil || h.size > maxFragSize {
+		return false
+	}
+	md, err := readBoxHdr(r, p+h.size, size)
+	return err == nil && md.typ == "mdat"
+}
+
+// maxResyncs bounds the damaged places one file is searched past; a file
+// with more is garbage after them, kept for a person to look at.
+const maxResyncs = 256
 
 // writeSpanFile writes the fragments of sp as a segment file of their own at
 // path: the init, then the fragments with their decode times moved so the
