@@ -24,6 +24,7 @@ const (
 	writeENOSPC  // half the bytes reach the file, then ENOSPC
 	writeShort   // a third of the bytes, and no error
 	writeSyncEIO // every byte written, then fsync says EIO
+	writeNoCut   // as writeENOSPC, and the cut back fails too (EIO)
 )
 
 // flakyFile is a segment file whose writes fail on demand.
@@ -34,13 +35,20 @@ type flakyFile struct {
 
 func (f *flakyFile) Write(b []byte) (int, error) {
 	switch f.mode.Load() {
-	case writeENOSPC:
+	case writeENOSPC, writeNoCut:
 		n, _ := f.File.Write(b[:len(b)/2])
 		return n, syscall.ENOSPC
 	case writeShort:
 		return f.File.Write(b[:len(b)/3])
 	}
 	return f.File.Write(b)
+}
+
+func (f *flakyFile) Truncate(size int64) error {
+	if f.mode.Load() == writeNoCut {
+		return syscall.EIO
+	}
+	return f.File.Truncate(size)
 }
 
 func (f *flakyFile) Sync() error {
@@ -58,7 +66,7 @@ func (f *flakyFile) Sync() error {
 // whole (ffprobe, the playback MP4) and record check finds nothing.
 func TestFailedWrites(t *testing.T) {
 	recordtest.NeedFFprobe(t)
-	for name, mode := range map[string]int32{"enospc": writeENOSPC, "short": writeShort, "sync_eio": writeSyncEIO} {
+	for name, mode := range map[string]int32{"enospc": writeENOSPC, "short": writeShort, "sync_eio": writeSyncEIO, "no_cut": writeNoCut} {
 		t.Run(name, func(t *testing.T) {
 			db := storetest.SQLite(t)
 			var m atomic.Int32
@@ -77,6 +85,15 @@ func TestFailedWrites(t *testing.T) {
 			rig.Rec.Start(context.Background())
 			outage := diskOutage(t, rig, cam, func() { m.Store(mode) }, func() { m.Store(writeOK) }, 4)
 			rig.Close()
+			if mode == writeNoCut {
+				// The file that could not be cut was left alone after its
+				// failed write; its row holds only the whole fragments, and
+				// the start reconcile cuts the torn tail.
+				rep, err := rig.Rec.Reconcile(context.Background(), true)
+				if err != nil || rep.TruncatedBytes == 0 || len(rep.Lost) != 0 {
+					t.Fatalf("reconcile after a failed cut: %v %s", err, rep)
+				}
+			}
 			checkOutage(t, rig, cam, outage)
 		})
 	}
