@@ -35,14 +35,7 @@ func TestDiskFullExt4(t *testing.T) {
 	cam := "cam-full"
 	rig := recordtest.Start(t, db, []sim.CameraSpec{{ID: cam}}, opt)
 	rig.Rec.Start(context.Background())
-	var filler string
-	o := diskOutage(t, rig, cam,
-		func() { filler = recordtest.FillDisk(t, mnt, 8<<10) },
-		func() {
-			if err := os.Remove(filler); err != nil {
-				t.Fatal(err)
-			}
-		}, 5)
+	o := fillOutage(t, rig, cam, mnt, 8<<10, nil, 5)
 	rig.Close()
 	checkOutage(t, rig, cam, o)
 }
@@ -68,24 +61,33 @@ func TestReserveKeepsDatabaseWritable(t *testing.T) {
 	cam := "cam-res"
 	rig := recordtest.Start(t, db, []sim.CameraSpec{{ID: cam}}, opt)
 	rig.Rec.Start(context.Background())
-	var filler string
-	o := diskOutage(t, rig, cam,
-		func() { filler = recordtest.FillDisk(t, mnt, reserve+(16<<10)) },
-		func() {
-			// Stopped before the volume was full: the reserve is still free,
-			// and the database writes.
-			if free := recordtest.FreeBytes(t, mnt); free < reserve-(256<<10) {
-				t.Fatalf("the recorder ate into the reserve: %d bytes free of %d kept", free, reserve)
-			}
-			if _, err := rig.Audit.Append(context.Background(), db.Q(), auditEntry("test.during_disk_full")); err != nil {
-				t.Fatalf("the database cannot write with the recordings at their reserve: %v", err)
-			}
-			if err := os.Remove(filler); err != nil {
-				t.Fatal(err)
-			}
-		}, 3)
+	o := fillOutage(t, rig, cam, mnt, reserve+(16<<10), func() {
+		// Stopped before the volume was full: the reserve is still free,
+		// and the database writes.
+		if free := recordtest.FreeBytes(t, mnt); free < reserve-(256<<10) {
+			t.Fatalf("the recorder ate into the reserve: %d bytes free of %d kept", free, reserve)
+		}
+		if _, err := rig.Audit.Append(context.Background(), db.Q(), auditEntry("test.during_disk_full")); err != nil {
+			t.Fatalf("the database cannot write with the recordings at their reserve: %v", err)
+		}
+	}, 3)
 	rig.Close()
 	checkOutage(t, rig, cam, o)
+}
+
+// fillOutage is a diskOutage by a filler file that leaves leave bytes free
+// on mnt; during runs while it is full, before it is freed.
+func fillOutage(t *testing.T, rig *recordtest.Rig, cam, mnt string, leave int64, during func(), n int64) outage {
+	t.Helper()
+	var filler string
+	return diskOutage(t, rig, cam, func() { filler = recordtest.FillDisk(t, mnt, leave) }, func() {
+		if during != nil {
+			during()
+		}
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+	}, n)
 }
 
 // An outage that starts at a segment roll: the next segment cannot be

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -415,30 +416,23 @@ func headerOnly(p string) bool {
 	return !bytes.Contains(data, []byte("moof"))
 }
 
-func scanPath(p string) (*FileInfo, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return ScanFile(f, st.Size())
-}
+func scanPath(p string) (*FileInfo, error) { return scanFileAt(p, ScanFile) }
 
-func scanRunsPath(p string) (*Scan, error) {
+func scanRunsPath(p string) (*Scan, error) { return scanFileAt(p, ScanRuns) }
+
+// scanFileAt opens a file and scans it with scan.
+func scanFileAt[T any](p string, scan func(io.ReaderAt, int64) (T, error)) (T, error) {
+	var zero T
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	return ScanRuns(f, st.Size())
+	return scan(f, st.Size())
 }
 
 // ScanPath scans a segment file on disk.
