@@ -134,6 +134,13 @@ type Recording struct {
 	// DiskFullPolicy once expired footage is gone: stop or delete_oldest.
 	DiskFullPolicy    string        `yaml:"disk_full_policy"`
 	ExportMaxDuration time.Duration `yaml:"export_max_duration"`
+	// ReserveBytes and ReservePercent are kept free on every recording
+	// volume for the database beside it (the larger of the two): the
+	// recorder stops writing before it eats into them. ReserveBytes 0 is
+	// automatic (512 MiB, at most a tenth of the volume), -1 none;
+	// ReservePercent 0 is none.
+	ReserveBytes   int64 `yaml:"reserve_bytes"`
+	ReservePercent int   `yaml:"reserve_percent"`
 }
 
 // Public is the read-only endpoint for the citizen app (R-PUB-1, R-PUB-2):
@@ -244,7 +251,7 @@ func Default() Config {
 			StreamTokenTTL: 5 * time.Minute, LoginRatePerMinute: 30,
 		},
 		Audit:     Audit{CheckpointEvery: 1000, CheckpointInterval: 5 * time.Minute},
-		Recording: Recording{RetentionDays: 30, DefaultMode: "always", SegmentLength: 5 * time.Minute, FragmentLength: time.Second, HighWaterPercent: 90, DiskFullPolicy: "stop", ExportMaxDuration: time.Hour},
+		Recording: Recording{RetentionDays: 30, DefaultMode: "always", SegmentLength: 5 * time.Minute, FragmentLength: time.Second, HighWaterPercent: 90, DiskFullPolicy: "stop", ExportMaxDuration: time.Hour, ReservePercent: 1},
 		Log:       Log{Level: "info", Format: "text"},
 		Public: Public{SnapshotInterval: 10 * time.Second, LiveVariant: "sub", RatePerSecond: 20, Burst: 100,
 			GlobalRatePerSecond: 5000, MaxInflight: 4096, DecisionTTL: time.Second},
@@ -514,6 +521,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Recording.HighWaterPercent < 50 || c.Recording.HighWaterPercent > 99 {
 		add("recording.high_water_percent", "must be between 50 and 99")
+	}
+	if c.Recording.ReserveBytes < -1 {
+		add("recording.reserve_bytes", "must be -1 (none), 0 (automatic) or a number of bytes (got %d)", c.Recording.ReserveBytes)
+	}
+	if c.Recording.ReservePercent < 0 || c.Recording.ReservePercent > 50 {
+		add("recording.reserve_percent", "must be between 0 and 50 (got %d)", c.Recording.ReservePercent)
 	}
 	if p := c.Recording.DiskFullPolicy; p != "stop" && p != "delete_oldest" {
 		add("recording.disk_full_policy", "must be stop or delete_oldest (got %q)", p)
