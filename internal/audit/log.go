@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-vms/vigil/internal/store"
@@ -36,7 +37,8 @@ type Options struct {
 // Log is the site's audit log. It is safe for concurrent use; the database
 // serialises appends (see the audit_head table).
 type Log struct {
-	opt Options
+	opt     Options
+	witness atomic.Pointer[Witness] // counts committed entries towards the next witnessed head
 }
 
 // ErrNoKey is returned by Checkpoint when the Log has no signing key.
@@ -120,10 +122,14 @@ func (l *Log) AppendBatch(ctx context.Context, q store.Q, es []Entry) ([]Entry, 
 		out, err = l.appendRows(ctx, tx, es, rows)
 		return err
 	}
+	w := l.witness.Load()
 	switch t := q.(type) {
 	case *store.Tx:
 		if err := run(t); err != nil {
 			return nil, err
+		}
+		if w != nil {
+			t.AfterCommit(func() { w.committed(len(es)) })
 		}
 	default:
 		if l.opt.DB == nil {
@@ -131,6 +137,9 @@ func (l *Log) AppendBatch(ctx context.Context, q store.Q, es []Entry) ([]Entry, 
 		}
 		if err := l.opt.DB.InTx(ctx, func(tx *store.Tx) error { return run(tx) }); err != nil {
 			return nil, err
+		}
+		if w != nil {
+			w.committed(len(es))
 		}
 	}
 	return out, nil
