@@ -36,7 +36,7 @@ type SignedHead struct {
 
 var (
 	siteIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	keyIDRe  = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
+	keyIDRe  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 )
 
 func headMessage(site string, seq int64, hashHex string, at int64, keyID string) []byte {
