@@ -75,6 +75,9 @@ func (l *Log) PublicKey() ed25519.PublicKey {
 	return l.opt.Key.Public().(ed25519.PublicKey)
 }
 
+// KeyID names the signing key in checkpoints and witnessed heads.
+func (l *Log) KeyID() string { return l.opt.KeyID }
+
 // Checkpoint is one signed statement "the log's entry seq has this hash".
 type Checkpoint struct {
 	Seq       int64  `json:"seq"`

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/vigil-vms/vigil/internal/store"
@@ -29,6 +31,7 @@ const (
 	ProblemWitnessMissing  = "witness_truncated"
 	ProblemWitnessDiffers  = "witness_mismatch"
 	ProblemWitnessLine     = "witness_line"
+	ProblemWitnessAbsent   = "witness_absent"
 	verifyBatch            = 4000
 	verifyCheckpointsBatch = 1000
 )
@@ -53,6 +56,7 @@ var Messages = map[string]Message{
 	ProblemRowsBeyondHead: {"có bản ghi sau đầu chuỗi: bản ghi bị chèn thêm", "rows after the head: row(s) inserted"},
 	ProblemWitnessMissing: {"thiếu bản ghi mà bên chứng thực đã ghi nhận: nhật ký bị cắt bớt hoặc bị xoá", "entries the witness saw are missing: log truncated or wiped"},
 	ProblemWitnessDiffers: {"nhật ký khác với đầu chuỗi đã được chứng thực: nhật ký bị quay lui và viết lại", "log differs from a witnessed head: rewound and rewritten"},
+	ProblemWitnessAbsent:  {"không tìm thấy tệp chứng thực: không thể xác nhận nhật ký không bị cắt bớt", "witness file not found: the log's end cannot be confirmed"},
 	ProblemWitnessLine:    {"dòng chứng thực không dùng được (sai chữ ký hoặc sai định dạng)", "witness line unusable (bad signature or malformed)"},
 }
 
@@ -148,6 +152,30 @@ func VerifyKeys(ctx context.Context, db *store.DB, keys map[string]ed25519.Publi
 // that are malformed or badly signed are themselves reported.
 func VerifyWitnessed(ctx context.Context, db *store.DB, keys map[string]ed25519.PublicKey, w *Witnessed) (Report, error) {
 	return verify(ctx, db, func(c Checkpoint) ed25519.PublicKey { return keys[c.KeyID] }, w)
+}
+
+// VerifyFiles is VerifyWitnessed with site's heads read from witness files
+// (the checkpoint file, the external file, tier 1's copy). A file that does
+// not exist fails the verification when the log has entries: its heads
+// cannot be checked.
+func VerifyFiles(ctx context.Context, db *store.DB, keys map[string]ed25519.PublicKey, site string, paths ...string) (Report, error) {
+	w := NewWitnessed(site, func(id string) ed25519.PublicKey { return keys[id] })
+	var absent []string
+	for _, p := range paths {
+		err := w.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			absent = append(absent, p)
+			continue
+		}
+		if err != nil {
+			return Report{}, err
+		}
+	}
+	rep, err := VerifyWitnessed(ctx, db, keys, w)
+	if err == nil && rep.OK && len(absent) > 0 && rep.Entries > 0 {
+		rep.OK, rep.BadSeq, rep.Problem, rep.Detail = false, 0, ProblemWitnessAbsent, "missing: "+strings.Join(absent, ", ")
+	}
+	return rep, err
 }
 
 // verify streams entries and checkpoints in seq order, in batches (constant
