@@ -336,6 +336,7 @@ func (a *App) Close() {
 			if _, _, err := a.Witness.Sync(context.Background()); err != nil {
 				a.Log.Error("audit head could not be witnessed at stop", "err", err)
 			}
+			a.Witness = nil
 		}
 		a.closeWitness()
 		_, _, _ = a.Audit.Checkpoint(context.Background(), a.DB)

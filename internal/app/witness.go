@@ -60,8 +60,9 @@ func (a *App) startWitness(ctx context.Context) {
 			_ = a.Federation.WriteHead(ctx, h)
 		}
 	}
+	w := a.Witness
 	a.wg.Add(1)
-	go func() { defer a.wg.Done(); a.Witness.Run(ctx) }()
+	go func() { defer a.wg.Done(); w.Run(ctx) }()
 }
 
 func (a *App) closeWitness() {
