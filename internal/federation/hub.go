@@ -125,9 +125,9 @@ func (s *Service) Redeem(ctx context.Context, token, siteID, remote string) (Cre
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrTokenUsed
 		}
-		// Enrolling again also forgets the site's pinned evidence key (a
-		// rebuilt site has a new one).
-		res, err = tx.Exec(ctx, `UPDATE federation_sites SET systems = ?, secret_hash = ?, revoked_at = 0, evidence_key_id = '',
+		// Enrolling again also forgets the site's pinned evidence and audit
+		// keys (a rebuilt site has new ones; the heads it shipped stay).
+		res, err = tx.Exec(ctx, `UPDATE federation_sites SET systems = ?, secret_hash = ?, revoked_at = 0, evidence_key_id = '', audit_key = '',
 			link_state = CASE WHEN link_state = 'revoked' THEN 'never' ELSE link_state END, state_since = ? WHERE site_id = ?`,
 			systems, hashSecret(secret), now, siteID)
 		if err != nil {
@@ -526,6 +526,17 @@ func (s *Service) apply(ctx context.Context, site string, msgs []jetstream.Msg) 
 					return err
 				}
 				auditSeq, auditHash = en.Seq, en.Hash
+			case KindAuditHead:
+				b, refused, err := s.applyHead(ctx, tx, site, e.Head, auditSeq, now)
+				if err != nil {
+					return err
+				}
+				if refused {
+					rejected++
+				}
+				if b > 0 && (broken == 0 || b < broken) {
+					broken = b
+				}
 			}
 		}
 		if err := s.appendAll(ctx, tx, entries); err != nil {

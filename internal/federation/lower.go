@@ -88,6 +88,9 @@ func (sh *shipper) run() {
 				break
 			}
 		}
+		if err := sh.shipHead(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("federation: audit head shipping failed; will retry", "err", err)
+		}
 		if time.Now().After(nextStatus) {
 			if err := sh.shipStatus(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("federation: status shipping failed", "err", err)

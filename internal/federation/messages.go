@@ -2,6 +2,8 @@ package federation
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +33,7 @@ const (
 	KindCameraDelete = "camera.delete"
 	KindStatus       = "status"
 	KindAudit        = "audit"
+	KindAuditHead    = "audit.head"
 
 	envelopeVersion = 1
 	maxEnvelope     = 256 << 10
@@ -47,6 +50,14 @@ type Envelope struct {
 	Camera *CameraRecord `json:"camera,omitempty"`
 	Status *StatusRecord `json:"status,omitempty"`
 	Audit  *audit.Entry  `json:"audit,omitempty"`
+	Head   *HeadRecord   `json:"head,omitempty"`
+}
+
+// HeadRecord is a lower site's witnessed audit head with the public key it
+// is signed with (tier 1 pins the key at the first head).
+type HeadRecord struct {
+	audit.SignedHead
+	PublicKey string `json:"public_key"` // base64 Ed25519
 }
 
 // CameraRecord is what a lower site shares of a camera: never its stream
@@ -117,6 +128,19 @@ func DecodeEnvelope(data []byte, site string) (Envelope, error) {
 	case KindAudit:
 		if e.Audit == nil || e.Audit.Seq < 1 {
 			return e, errors.New("federation: audit message without an entry")
+		}
+	case KindAuditHead:
+		if e.Head == nil {
+			return e, errors.New("federation: audit head message without a head")
+		}
+		if err := e.Head.Valid(); err != nil {
+			return e, fmt.Errorf("federation: audit head: %w", err)
+		}
+		if e.Head.Site != site {
+			return e, fmt.Errorf("federation: audit head of %q on the link of %q", e.Head.Site, site)
+		}
+		if k, err := base64.StdEncoding.DecodeString(e.Head.PublicKey); err != nil || len(k) != ed25519.PublicKeySize {
+			return e, errors.New("federation: audit head without a valid public key")
 		}
 	default:
 		return e, fmt.Errorf("federation: unknown message kind %q", e.Kind)
