@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -269,11 +270,16 @@ type applier struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	// Used by the link monitor only: until watchUntil after the link came
-	// back, the source is checked each round and re-added if it did not
+	// Used by the link monitor only. linkSeen: the monitor has seen the
+	// site's link up since this applier started or the link last dropped
+	// (when it turns true the source is re-added). Until watchUntil after
+	// that, the source is checked each round and re-added if it did not
 	// take (see checkSource); lastResume spaces the attempts.
+	linkSeen   bool
 	watchUntil time.Time
 	lastResume time.Time
+	// resumes counts the source re-added (read by tests).
+	resumes atomic.Int64
 }
 
 const (
@@ -345,11 +351,12 @@ func inStreamConfig(site string, withSource bool) jetstream.StreamConfig {
 }
 
 // resumeSource makes tier 1 source the site's stream again now that its
-// link is up, instead of waiting for the server's retry back-off (which
+// link is up (it returned, or tier 1 started), instead of waiting for the server's retry back-off (which
 // grows to minutes over a long outage). Re-adding the source resumes after
 // the last message the stream holds from it; apply is idempotent anyway.
 func (a *applier) resumeSource(ctx context.Context, now time.Time) {
 	a.lastResume = now
+	a.resumes.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := a.js.UpdateStream(ctx, inStreamConfig(a.site, false)); err != nil {
