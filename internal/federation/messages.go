@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/registry"
 )
 
@@ -31,6 +32,9 @@ const (
 	KindCameraDelete = "camera.delete"
 	KindStatus       = "status"
 	KindAudit        = "audit"
+	// KindIncident: an incident about a shared camera, opened by the lower
+	// site that saw the fault, in its whole current state.
+	KindIncident = "incident"
 
 	envelopeVersion = 1
 	maxEnvelope     = 256 << 10
@@ -45,8 +49,9 @@ type Envelope struct {
 	// At is when the lower site produced it (unix ms).
 	At     int64         `json:"at"`
 	Camera *CameraRecord `json:"camera,omitempty"`
-	Status *StatusRecord `json:"status,omitempty"`
-	Audit  *audit.Entry  `json:"audit,omitempty"`
+	Status   *StatusRecord           `json:"status,omitempty"`
+	Audit    *audit.Entry            `json:"audit,omitempty"`
+	Incident *health.ShippedIncident `json:"incident,omitempty"`
 }
 
 // CameraRecord is what a lower site shares of a camera: never its stream
@@ -117,6 +122,13 @@ func DecodeEnvelope(data []byte, site string) (Envelope, error) {
 	case KindAudit:
 		if e.Audit == nil || e.Audit.Seq < 1 {
 			return e, errors.New("federation: audit message without an entry")
+		}
+	case KindIncident:
+		if e.Incident == nil || !idRe.MatchString(e.Incident.CameraID) {
+			return e, errors.New("federation: incident message without a valid camera id")
+		}
+		if err := e.Incident.Check(); err != nil {
+			return e, fmt.Errorf("federation: %w", err)
 		}
 	default:
 		return e, fmt.Errorf("federation: unknown message kind %q", e.Kind)

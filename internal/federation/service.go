@@ -32,6 +32,7 @@ import (
 
 	"github.com/vigil-vms/vigil/internal/audit"
 	"github.com/vigil-vms/vigil/internal/config"
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/store"
@@ -64,6 +65,10 @@ type Deps struct {
 	// serves tier 1's footage requests from it, tier 1 imports exports of
 	// lower sites' cameras into it. Nil: no footage across tiers.
 	Playback *playback.Service
+	// Health is this site's health room: a lower site ships the incidents
+	// of its shared cameras from it; tier 1 records the status and the
+	// incidents its lower sites ship for their cameras in it. Nil: neither.
+	Health *health.Service
 }
 
 // Actor is who acts through the API.
