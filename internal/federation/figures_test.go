@@ -89,7 +89,9 @@ func TestFederatedCameraFigures(t *testing.T) {
 		}
 		waitForWhy(t, "cam-b1 online at tier 1, from its site", func() bool {
 			return status(t1, "cam-b1").Status == health.StatusOnline
-		}, func() string { return fmt.Sprintf("tier 1 status %+v, site B %+v", status(t1, "cam-b1"), status(b, "cam-b1")) })
+		}, func() string {
+			return fmt.Sprintf("tier 1 status %+v, site B %+v", status(t1, "cam-b1"), status(b, "cam-b1"))
+		})
 		// Nobody watches it at tier 1: its on-demand source there is not
 		// online. Tier 1 samples past OfflineAfter (its own push camera
 		// gets its incident: the proof), and opens nothing for cam-b1.

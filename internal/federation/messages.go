@@ -47,8 +47,8 @@ type Envelope struct {
 	Seq  int64  `json:"seq"`
 	Kind string `json:"kind"`
 	// At is when the lower site produced it (unix ms).
-	At     int64         `json:"at"`
-	Camera *CameraRecord `json:"camera,omitempty"`
+	At       int64                   `json:"at"`
+	Camera   *CameraRecord           `json:"camera,omitempty"`
 	Status   *StatusRecord           `json:"status,omitempty"`
 	Audit    *audit.Entry            `json:"audit,omitempty"`
 	Incident *health.ShippedIncident `json:"incident,omitempty"`

@@ -18,22 +18,22 @@ type Report struct {
 	To          time.Time `json:"to"`
 	GeneratedAt time.Time `json:"generated_at"`
 
-	Cameras            int      `json:"cameras"`
-	CamerasConnected   int      `json:"cameras_connected" doc:"cameras connected at least once: this site's own from their first frame, a lower site's from their first online status shipped up"`
-	ConnectionRate     float64  `json:"connection_rate_pct"`
-	ConnectOverdue     []string `json:"connect_overdue" doc:"installed or changed more than 5 days ago and not connected (R-FED-2)"`
-	UptimePct          float64  `json:"uptime_pct" doc:"online share of the time the platform was running; -1 when nothing was observed"`
+	Cameras          int      `json:"cameras"`
+	CamerasConnected int      `json:"cameras_connected" doc:"cameras connected at least once: this site's own from their first frame, a lower site's from their first online status shipped up"`
+	ConnectionRate   float64  `json:"connection_rate_pct"`
+	ConnectOverdue   []string `json:"connect_overdue" doc:"installed or changed more than 5 days ago and not connected (R-FED-2)"`
+	UptimePct        float64  `json:"uptime_pct" doc:"online share of the time the platform was running; -1 when nothing was observed"`
 	// PlatformDown is the platform's own downtime in the year (up to now),
 	// left out of UptimePct and shown here.
-	PlatformDownHours float64 `json:"platform_down_hours"`
-	PlatformDownSpans int     `json:"platform_down_spans" doc:"how many times the platform was down"`
-	Incidents          int      `json:"incidents"`
-	IncidentsResolved  int      `json:"incidents_resolved"`
-	IncidentsInTime    int      `json:"incidents_within_deadline"`
-	IncidentsInTimePct float64  `json:"incidents_within_deadline_pct" doc:"of the resolved ones; -1 when none"`
-	IncidentsOpenLate  int      `json:"incidents_open_overdue"`
-	RetentionDays      int      `json:"retention_days" doc:"configured"`
-	RetentionCompliant bool     `json:"retention_compliant" doc:"every camera of the site holds at least 30 days of footage in the index (R-OPS-2)"`
+	PlatformDownHours  float64 `json:"platform_down_hours"`
+	PlatformDownSpans  int     `json:"platform_down_spans" doc:"how many times the platform was down"`
+	Incidents          int     `json:"incidents"`
+	IncidentsResolved  int     `json:"incidents_resolved"`
+	IncidentsInTime    int     `json:"incidents_within_deadline"`
+	IncidentsInTimePct float64 `json:"incidents_within_deadline_pct" doc:"of the resolved ones; -1 when none"`
+	IncidentsOpenLate  int     `json:"incidents_open_overdue"`
+	RetentionDays      int     `json:"retention_days" doc:"configured"`
+	RetentionCompliant bool    `json:"retention_compliant" doc:"every camera of the site holds at least 30 days of footage in the index (R-OPS-2)"`
 	// FootageDaysMin is the least footage any of the site's cameras holds
 	// (days from its oldest indexed segment to now): the retention kept, not
 	// the one configured. -1 when the site has no camera to record.
