@@ -154,19 +154,20 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options)
 		a.DB.Close()
 		return nil, err
 	}
-	a.Federation = federation.New(federation.Deps{Cfg: cfg, Log: log.With("room", "federation"), DB: a.DB, Audit: a.Audit,
-		Registry: a.Registry, Sealer: a.Sealer, Online: a.onlineCameras, OnRegistryChange: a.ReloadMedia, OnLinkAlert: a.linkIncident,
-		RelayStart: a.relayStart, RelayStop: a.relayStop, Playback: a.Playback, AuditKey: a.Audit.PublicKey()})
-	if err := a.openWitness(); err != nil {
-		a.DB.Close()
-		return nil, err
-	}
 	a.Health = health.New(health.Options{DB: a.DB, Audit: a.Audit, Log: log.With("room", "health"), States: hub.States,
 		OfflineAfter: cfg.Ops.OfflineAfter, DefaultDeadline: cfg.Ops.IncidentDeadline, Deadlines: cfg.Ops.CategoryDeadlines,
 		EscalateBefore: cfg.Ops.EscalateBefore, Notify: health.NotifyConfig{WebhookURL: cfg.Ops.WebhookURL,
 			WebhookSecret: cfg.Ops.WebhookSecret, SMTPAddr: cfg.Ops.SMTPAddr, SMTPFrom: cfg.Ops.SMTPFrom, SMTPTo: cfg.Ops.SMTPRecipients(),
 			SMTPUser: cfg.Ops.SMTPUser, SMTPPassword: cfg.Ops.SMTPPassword, RetryMin: cfg.Ops.NotifyRetryMin,
-			RetryMax: cfg.Ops.NotifyRetryMax, MaxAttempts: cfg.Ops.NotifyMaxAttempts}})
+			RetryMax: cfg.Ops.NotifyRetryMax, MaxAttempts: cfg.Ops.NotifyMaxAttempts},
+		Node: cfg.Site.ID, OnFirstFrame: a.firstFrame})
+	a.Federation = federation.New(federation.Deps{Cfg: cfg, Log: log.With("room", "federation"), DB: a.DB, Audit: a.Audit,
+		Registry: a.Registry, Sealer: a.Sealer, Online: a.onlineCameras, OnRegistryChange: a.ReloadMedia, OnLinkAlert: a.linkIncident,
+		RelayStart: a.relayStart, RelayStop: a.relayStop, Playback: a.Playback, Health: a.Health, AuditKey: a.Audit.PublicKey()})
+	if err := a.openWitness(); err != nil {
+		a.DB.Close()
+		return nil, err
+	}
 	a.Ops = ops.New(ops.Options{DB: a.DB, Audit: a.Audit, Auth: a.Auth, Health: a.Health, Log: log.With("room", "ops"),
 		AdminPasswordMaxAge: cfg.Auth.AdminPasswordMaxAge, RetentionDays: cfg.Recording.RetentionDays,
 		CameraRetention: a.cameraRetention})
@@ -393,6 +394,17 @@ func (a *App) onlineCameras() map[string]bool {
 		}
 	}
 	return out
+}
+
+// firstFrame records a camera's first connection (the registry's
+// first_connected_at; only the first call counts) when the health room first
+// sees it deliver frames: "connected" in the compliance report counts this
+// site's own cameras from their first frame (a lower site's, from their first
+// online status shipped up).
+func (a *App) firstFrame(ctx context.Context, cameraID string, at time.Time) {
+	if _, err := a.Registry.SetFirstConnected(ctx, cameraID, at); err != nil && !errors.Is(err, registry.ErrNotFound) {
+		a.Log.Warn("first connection not recorded", "camera", cameraID, "err", err)
+	}
 }
 
 // linkIncident turns a federation link-down alert into a health incident

@@ -205,23 +205,28 @@ func (a *App) cameraOnline(id string) bool {
 	return false
 }
 
-// cameraRetention is the recorder's view of every local camera's retention
-// for the compliance report: its effective policy and the oldest footage it
-// holds (one grouped query over the segment index, never the file tree).
-func (a *App) cameraRetention(ctx context.Context) ([]ops.CameraRetention, error) {
-	oldest := map[string]int64{}
-	rows, err := a.DB.Q().Query(ctx, `SELECT camera_id, MIN(start_ms) FROM record_segments WHERE state = 'ok' GROUP BY camera_id`)
+// cameraRetention is every local camera's retention for the compliance
+// report: its effective policy, the oldest footage the segment index holds
+// and how much footage it holds since `since` (one grouped query over the
+// index, never the file tree; the segment being written counts up to its
+// last written fragment, as playback serves it).
+func (a *App) cameraRetention(ctx context.Context, since time.Time) ([]ops.CameraRetention, error) {
+	oldest, kept := map[string]int64{}, map[string]int64{}
+	s := store.MS(since)
+	rows, err := a.DB.Q().Query(ctx, `SELECT camera_id, MIN(start_ms),
+		CAST(SUM(CASE WHEN end_ms > ? THEN end_ms - (CASE WHEN start_ms > ? THEN start_ms ELSE ? END) ELSE 0 END) AS BIGINT)
+		FROM record_segments WHERE state IN ('ok', 'open') GROUP BY camera_id`, s, s, s)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var id string
-		var ms int64
-		if err := rows.Scan(&id, &ms); err != nil {
+		var ms, k int64
+		if err := rows.Scan(&id, &ms, &k); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		oldest[id] = ms
+		oldest[id], kept[id] = ms, k
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -248,7 +253,7 @@ func (a *App) cameraRetention(ctx context.Context) ([]ops.CameraRetention, error
 			return nil, err
 		}
 		out = append(out, ops.CameraRetention{CameraID: id, Mode: eff.Mode, RetentionDays: eff.RetentionDays,
-			OldestFootage: store.Time(oldest[id])})
+			OldestFootage: store.Time(oldest[id]), Kept: time.Duration(kept[id]) * time.Millisecond})
 	}
 	return out, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/registry"
 )
 
@@ -34,6 +35,9 @@ const (
 	KindStatus       = "status"
 	KindAudit        = "audit"
 	KindAuditHead    = "audit.head"
+	// KindIncident: an incident about a shared camera, opened by the lower
+	// site that saw the fault, in its whole current state.
+	KindIncident = "incident"
 
 	envelopeVersion = 1
 	maxEnvelope     = 256 << 10
@@ -46,11 +50,12 @@ type Envelope struct {
 	Seq  int64  `json:"seq"`
 	Kind string `json:"kind"`
 	// At is when the lower site produced it (unix ms).
-	At     int64         `json:"at"`
-	Camera *CameraRecord `json:"camera,omitempty"`
-	Status *StatusRecord `json:"status,omitempty"`
-	Audit  *audit.Entry  `json:"audit,omitempty"`
-	Head   *HeadRecord   `json:"head,omitempty"`
+	At       int64                   `json:"at"`
+	Camera   *CameraRecord           `json:"camera,omitempty"`
+	Status   *StatusRecord           `json:"status,omitempty"`
+	Audit    *audit.Entry            `json:"audit,omitempty"`
+	Incident *health.ShippedIncident `json:"incident,omitempty"`
+	Head     *HeadRecord             `json:"head,omitempty"`
 }
 
 // HeadRecord is a lower site's witnessed audit head with the public key it
@@ -141,6 +146,13 @@ func DecodeEnvelope(data []byte, site string) (Envelope, error) {
 		}
 		if k, err := base64.StdEncoding.DecodeString(e.Head.PublicKey); err != nil || len(k) != ed25519.PublicKeySize {
 			return e, errors.New("federation: audit head without a valid public key")
+		}
+	case KindIncident:
+		if e.Incident == nil || !idRe.MatchString(e.Incident.CameraID) {
+			return e, errors.New("federation: incident message without a valid camera id")
+		}
+		if err := e.Incident.Check(); err != nil {
+			return e, fmt.Errorf("federation: %w", err)
 		}
 	default:
 		return e, fmt.Errorf("federation: unknown message kind %q", e.Kind)

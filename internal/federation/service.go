@@ -33,6 +33,7 @@ import (
 
 	"github.com/vigil-vms/vigil/internal/audit"
 	"github.com/vigil-vms/vigil/internal/config"
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/store"
@@ -68,6 +69,10 @@ type Deps struct {
 	// AuditKey is the public key of the site's audit heads (a lower site
 	// ships it with each witnessed head).
 	AuditKey ed25519.PublicKey
+	// Health is this site's health room: a lower site ships the incidents
+	// of its shared cameras from it; tier 1 records the status and the
+	// incidents its lower sites ship for their cameras in it. Nil: neither.
+	Health *health.Service
 }
 
 // Actor is who acts through the API.
