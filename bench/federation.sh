@@ -41,3 +41,9 @@ out=$(go test -run '^$' -bench '^BenchmarkFootageAcrossTiers$' -benchtime 30x -t
 fm() { awk -v name="$1" -v unit="$2" '$1 ~ name { for (i = 2; i <= NF; i++) if ($i == unit) print $(i-1) }' <<<"$out"; }
 echo
 echo "footage across tiers: 15 s MP4 ($(fm /tier1 MB/op) MB) in $(fm /tier1 ms/mp4) ms through tier 1 = $(fm /tier1 MB/s) MB/s; at the lower site itself $(fm /local ms/mp4) ms = $(fm /local MB/s) MB/s"
+
+# Catch-up after tier 1 itself restarted against after a link cut, the same
+# volume (FED_BENCH_RESTART_CHANGES audit entries, default 2,000), three
+# rounds of each; each round's figures are printed.
+go test -run '^$' -bench '^BenchmarkCatchUpAfterRestart$' -benchtime 3x -timeout 20m ./internal/federation/ 2>&1 |
+  grep -E 'catch-up of|^BenchmarkCatchUp' | tee /dev/stderr >/dev/null

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 	_ "time/tzdata" // Asia/Ho_Chi_Minh must resolve on minimal hosts too
 
 	"github.com/spf13/cobra"
@@ -252,10 +253,16 @@ func migrateCmd(load func() (config.Config, error)) *cobra.Command {
 
 func auditCmd(load func() (config.Config, error)) *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "The audit log"}
-	var asJSON bool
+	var asJSON, noWitness bool
+	var extra []string
 	verify := &cobra.Command{
 		Use:   "verify",
-		Short: "Verify the hash chain and signed checkpoints; exits 1 and names the first bad entry",
+		Short: "Verify the hash chain, the signed checkpoints and the witnessed heads; exits 1 and names what is bad or missing",
+		Long: `Verify the audit log: the hash chain, the signed checkpoints in the database, and the
+heads signed into the witness files outside the database (audit.witness_file,
+audit.external_witness_file, and any --witness FILE, such as tier 1's copy of this
+site's heads). Only the witnessed heads are trusted about where the log ends: entries
+cut off, a rewound log and a wiped log are named. --no-witness checks the database alone.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			site, err := openOffline(ctx, load)
@@ -263,28 +270,60 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 				return err
 			}
 			defer site.db.Close()
-			rep, err := audit.Verify(ctx, site.db, site.key.Public().(auditPub))
+			keys := map[string]auditPub{site.keyID: site.key.Public().(auditPub)}
+			var rep audit.Report
+			if noWitness {
+				rep, err = audit.VerifyKeys(ctx, site.db, keys)
+			} else {
+				files := []string{site.cfg.AuditWitnessPath()}
+				if x := site.cfg.Audit.ExternalWitnessFile; x != "" {
+					files = append(files, x)
+				}
+				rep, err = audit.VerifyFiles(ctx, site.db, keys, site.cfg.Site.ID, append(files, extra...)...)
+			}
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				_ = json.NewEncoder(os.Stdout).Encode(rep)
 			} else {
-				if m := rep.Message(); m.VI != "" {
-					fmt.Println(m.VI)
-				}
-				fmt.Println(rep.String())
+				printAuditReport(rep, noWitness)
 			}
 			if !rep.OK {
-				return fmt.Errorf("audit log is NOT intact: first bad entry seq %d (%s)", rep.BadSeq, rep.Problem)
+				return fmt.Errorf("audit log is NOT intact: %s at seq %d", rep.Problem, rep.BadSeq)
 			}
 			return nil
 		},
 	}
 	verify.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	verify.Flags().BoolVar(&noWitness, "no-witness", false, "check the database alone (the end of the log is then not proven)")
+	verify.Flags().StringArrayVar(&extra, "witness", nil, "another witness file of this site's heads (repeatable)")
 	cmd.AddCommand(verify)
 	return cmd
 }
+
+// printAuditReport prints a verification in Vietnamese, then English.
+func printAuditReport(rep audit.Report, noWitness bool) {
+	if m := rep.Explain(); m.VI != "" {
+		fmt.Println(m.VI)
+	}
+	for _, l := range rep.WitnessBadLines {
+		fmt.Printf("  %s dòng/line %d: %s %s\n", l.Source, l.Line, l.Problem, l.Detail)
+	}
+	switch {
+	case noWitness:
+		fmt.Println("Cảnh báo: chỉ kiểm tra cơ sở dữ liệu, không đối chiếu bên chứng thực (không chứng minh được nhật ký không bị cắt bớt).")
+	case rep.OK && rep.Witnessed > 0:
+		fmt.Printf("Nhật ký nguyên vẹn: %d bản ghi, khớp %d đầu chuỗi được chứng thực (mới nhất: bản ghi %d lúc %s).\n",
+			rep.Entries, rep.Witnessed, rep.WitnessSeq, time.UnixMilli(rep.WitnessAt).In(vnTime).Format("02/01/2006 15:04"))
+	case rep.OK:
+		fmt.Printf("Nhật ký nguyên vẹn: %d bản ghi; bên chứng thực chưa có đầu chuỗi nào.\n", rep.Entries)
+	}
+	fmt.Println(rep.String())
+}
+
+// vnTime is Asia/Ho_Chi_Minh (UTC+7, no daylight saving).
+var vnTime = time.FixedZone("ICT", 7*3600)
 
 func userCmd(load func() (config.Config, error)) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage accounts from the server's shell"}

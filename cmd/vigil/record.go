@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +23,7 @@ func recordCmd(load func() (config.Config, error)) *cobra.Command {
 	var repair, asJSON bool
 	check := &cobra.Command{
 		Use:   "check",
-		Short: "Report segments left open by a crash, files missing from the index, rows whose file is gone; --repair fixes them (server stopped)",
+		Short: "Verify every segment file's fragments against the index: segments left open by a crash, torn fragments inside a file, files missing from the index, rows whose file is gone, and the footage lost; --repair fixes them (server stopped)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			site, err := openOffline(ctx, load)
@@ -36,7 +37,7 @@ func recordCmd(load func() (config.Config, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := rec.Reconcile(ctx, repair)
+			rep, err := rec.Check(ctx, repair)
 			if err != nil {
 				return err
 			}
@@ -46,6 +47,12 @@ func recordCmd(load func() (config.Config, error)) *cobra.Command {
 				fmt.Println(rep.String())
 				for _, p := range rep.Problems {
 					fmt.Println("  problem:", p)
+				}
+				loc := vnZone()
+				for _, l := range rep.Lost {
+					fmt.Printf("  mất hình / footage lost: camera %s %s → %s (%s)\n", l.CameraID,
+						time.UnixMilli(l.FromMS).In(loc).Format("02/01/2006 15:04:05.000"),
+						time.UnixMilli(l.ToMS).In(loc).Format("02/01/2006 15:04:05.000"), time.Duration(l.ToMS-l.FromMS)*time.Millisecond)
 				}
 				switch {
 				case rep.OK():
@@ -66,6 +73,14 @@ func recordCmd(load func() (config.Config, error)) *cobra.Command {
 	check.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// vnZone is Asia/Ho_Chi_Minh, where the CLI shows times.
+func vnZone() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Ho_Chi_Minh"); err == nil {
+		return loc
+	}
+	return time.FixedZone("ICT", 7*3600)
 }
 
 // evidenceCmd: `vigil evidence verify FILE MANIFEST` checks an export

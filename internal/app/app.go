@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -44,13 +45,15 @@ import (
 
 // App is one site's rooms, opened and wired.
 type App struct {
-	Cfg      config.Config
-	Log      *slog.Logger
-	DB       *store.DB
-	Sealer   *secrets.Sealer
-	SiteKey  ed25519.PrivateKey
-	KeyID    string
-	Audit    *audit.Log
+	Cfg     config.Config
+	Log     *slog.Logger
+	DB      *store.DB
+	Sealer  *secrets.Sealer
+	SiteKey ed25519.PrivateKey
+	KeyID   string
+	Audit   *audit.Log
+	// Witness keeps the audit head outside the database (witness.go).
+	Witness  *audit.Witness
 	Auth     *auth.Service
 	Access   *access.Store
 	Registry *registry.Service
@@ -76,12 +79,13 @@ type App struct {
 	ONVIF      *onvif.Service
 	onvifBatch *events.Batcher
 
-	vod        vod
-	borrowedDB bool
-	httpLn     net.Listener
-	httpSrv    *http.Server
-	wg         sync.WaitGroup
-	cancel     context.CancelFunc
+	vod            vod
+	witnessClosers []io.Closer
+	borrowedDB     bool
+	httpLn         net.Listener
+	httpSrv        *http.Server
+	wg             sync.WaitGroup
+	cancel         context.CancelFunc
 }
 
 // Options adjust Open for tests and the demo.
@@ -150,15 +154,20 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options)
 		a.DB.Close()
 		return nil, err
 	}
-	a.Federation = federation.New(federation.Deps{Cfg: cfg, Log: log.With("room", "federation"), DB: a.DB, Audit: a.Audit,
-		Registry: a.Registry, Sealer: a.Sealer, Online: a.onlineCameras, OnRegistryChange: a.ReloadMedia, OnLinkAlert: a.linkIncident,
-		RelayStart: a.relayStart, RelayStop: a.relayStop, Playback: a.Playback})
 	a.Health = health.New(health.Options{DB: a.DB, Audit: a.Audit, Log: log.With("room", "health"), States: hub.States,
 		OfflineAfter: cfg.Ops.OfflineAfter, DefaultDeadline: cfg.Ops.IncidentDeadline, Deadlines: cfg.Ops.CategoryDeadlines,
 		EscalateBefore: cfg.Ops.EscalateBefore, Notify: health.NotifyConfig{WebhookURL: cfg.Ops.WebhookURL,
 			WebhookSecret: cfg.Ops.WebhookSecret, SMTPAddr: cfg.Ops.SMTPAddr, SMTPFrom: cfg.Ops.SMTPFrom, SMTPTo: cfg.Ops.SMTPRecipients(),
 			SMTPUser: cfg.Ops.SMTPUser, SMTPPassword: cfg.Ops.SMTPPassword, RetryMin: cfg.Ops.NotifyRetryMin,
-			RetryMax: cfg.Ops.NotifyRetryMax, MaxAttempts: cfg.Ops.NotifyMaxAttempts}})
+			RetryMax: cfg.Ops.NotifyRetryMax, MaxAttempts: cfg.Ops.NotifyMaxAttempts},
+		Node: cfg.Site.ID, OnFirstFrame: a.firstFrame})
+	a.Federation = federation.New(federation.Deps{Cfg: cfg, Log: log.With("room", "federation"), DB: a.DB, Audit: a.Audit,
+		Registry: a.Registry, Sealer: a.Sealer, Online: a.onlineCameras, OnRegistryChange: a.ReloadMedia, OnLinkAlert: a.linkIncident,
+		RelayStart: a.relayStart, RelayStop: a.relayStop, Playback: a.Playback, Health: a.Health, AuditKey: a.Audit.PublicKey()})
+	if err := a.openWitness(); err != nil {
+		a.DB.Close()
+		return nil, err
+	}
 	a.Ops = ops.New(ops.Options{DB: a.DB, Audit: a.Audit, Auth: a.Auth, Health: a.Health, Log: log.With("room", "ops"),
 		AdminPasswordMaxAge: cfg.Auth.AdminPasswordMaxAge, RetentionDays: cfg.Recording.RetentionDays,
 		CameraRetention: a.cameraRetention})
@@ -183,6 +192,7 @@ func (a *App) Serve(ctx context.Context) error {
 	a.wg.Add(2)
 	go func() { defer a.wg.Done(); _ = a.Auth.Run(ctx) }()
 	go func() { defer a.wg.Done(); a.checkpointLoop(ctx) }()
+	a.startWitness(ctx)
 	a.wg.Add(1)
 	go func() { defer a.wg.Done(); a.Health.Run(ctx, a.Cfg.Ops.SampleInterval) }()
 
@@ -199,6 +209,7 @@ func (a *App) Serve(ctx context.Context) error {
 		Recorder: a.Recorder, Playback: a.Playback,
 		Health: a.Health, Ops: a.Ops,
 		Events: a.Events, ONVIF: a.ONVIF,
+		Readiness: newReadiness(a).check,
 		Mounts: map[string]http.Handler{
 			"/whep/":   a.WebRTC,
 			"/hls/":    a.HLS,
@@ -323,8 +334,15 @@ func (a *App) Close() {
 	a.wg.Wait()
 	a.stopEvents()
 	a.Federation.Close()
-	// A last checkpoint so a clean stop leaves a signed head.
+	// A last checkpoint so a clean stop leaves a signed, witnessed head.
 	if a.DB != nil {
+		if a.Witness != nil {
+			if _, _, err := a.Witness.Sync(context.Background()); err != nil {
+				a.Log.Error("audit head could not be witnessed at stop", "err", err)
+			}
+			a.Witness = nil
+		}
+		a.closeWitness()
 		_, _, _ = a.Audit.Checkpoint(context.Background(), a.DB)
 		if !a.borrowedDB {
 			a.DB.Close()
@@ -378,6 +396,17 @@ func (a *App) onlineCameras() map[string]bool {
 		}
 	}
 	return out
+}
+
+// firstFrame records a camera's first connection (the registry's
+// first_connected_at; only the first call counts) when the health room first
+// sees it deliver frames: "connected" in the compliance report counts this
+// site's own cameras from their first frame (a lower site's, from their first
+// online status shipped up).
+func (a *App) firstFrame(ctx context.Context, cameraID string, at time.Time) {
+	if _, err := a.Registry.SetFirstConnected(ctx, cameraID, at); err != nil && !errors.Is(err, registry.ErrNotFound) {
+		a.Log.Warn("first connection not recorded", "camera", cameraID, "err", err)
+	}
 }
 
 // linkIncident turns a federation link-down alert into a health incident

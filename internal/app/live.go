@@ -9,9 +9,11 @@ import (
 
 	"github.com/vigil-vms/vigil/internal/access"
 	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/auth"
 	"github.com/vigil-vms/vigil/internal/httpapi"
 	"github.com/vigil-vms/vigil/internal/media"
 	"github.com/vigil-vms/vigil/internal/registry"
+	"github.com/vigil-vms/vigil/internal/store"
 )
 
 // liveAuthorizer is the media hub's gate: every reader start is a view-live
@@ -130,13 +132,20 @@ func (l *liveAuthorizer) principalFor(ctx context.Context, token, cameraID strin
 	if token == "" {
 		return "", fmt.Errorf("%w: no token", media.ErrDenied)
 	}
-	if claims, err := l.a.Auth.VerifyStreamToken(ctx, token); err == nil {
+	claims, err := l.a.Auth.VerifyStreamToken(ctx, token)
+	if err == nil {
 		if claims.CameraID != cameraID {
 			return "", fmt.Errorf("%w: stream token is for another camera", media.ErrDenied)
 		}
 		return claims.UserID, nil
 	}
+	if !errors.Is(err, auth.ErrStreamTokenInvalid) && !errors.Is(err, auth.ErrStreamTokenExpired) {
+		return "", fmt.Errorf("stream token check failed: %w", err) // the database, not the token
+	}
 	p, err := l.a.Auth.AuthenticateToken(ctx, token)
+	if err != nil && !errors.Is(err, auth.ErrTokenInvalid) {
+		return "", fmt.Errorf("token check failed: %w", err) // the database, not the token
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w: invalid or expired token", media.ErrDenied)
 	}
@@ -168,6 +177,12 @@ func (l *liveAuthorizer) AuthorizeRead(ctx context.Context, req media.ReadReques
 		l.auditLive(ctx, "live.denied", u.ID, u.Username, u.OrgID, req, audit.Denied, string(d.Reason), nil)
 		return media.ReadGrant{}, fmt.Errorf("%w: %s", media.ErrDenied, d.Reason)
 	}
+	// No live view without its entry: the start is recorded before the
+	// reader gets a packet, and a start that cannot be recorded (a full
+	// disk) is refused with the reason.
+	if err := l.auditLive(ctx, "live.start", u.ID, u.Username, u.OrgID, req, audit.OK, string(d.Reason), nil); err != nil {
+		return media.ReadGrant{}, notAudited(err)
+	}
 	s := &liveSession{
 		userID: u.ID, username: u.Username, orgID: u.OrgID, cameraID: req.CameraID,
 		protocol: req.Protocol, variant: req.Variant, remote: req.Remote,
@@ -176,7 +191,6 @@ func (l *liveAuthorizer) AuthorizeRead(ctx context.Context, req media.ReadReques
 	l.mu.Lock()
 	l.sessions[s] = struct{}{}
 	l.mu.Unlock()
-	l.auditLive(ctx, "live.start", u.ID, u.Username, u.OrgID, req, audit.OK, string(d.Reason), nil)
 	return media.ReadGrant{
 		Subject: u.Username,
 		Revoked: s.revoked,
@@ -225,7 +239,9 @@ func (l *liveAuthorizer) AuthorizePublish(ctx context.Context, req media.Publish
 		l.auditLive(ctx, "push.denied", p.UserID, p.Username, p.OrgID, rr, audit.Denied, string(d.Reason), nil)
 		return media.ReadGrant{}, fmt.Errorf("%w: %s", media.ErrDenied, d.Reason)
 	}
-	l.auditLive(ctx, "push.start", p.UserID, p.Username, p.OrgID, rr, audit.OK, string(d.Reason), nil)
+	if err := l.auditLive(ctx, "push.start", p.UserID, p.Username, p.OrgID, rr, audit.OK, string(d.Reason), nil); err != nil {
+		return media.ReadGrant{}, notAudited(err)
+	}
 	revoked := make(chan struct{})
 	var once sync.Once
 	return media.ReadGrant{Subject: p.Username, Revoked: revoked, End: func(reason string) {
@@ -247,7 +263,9 @@ func (l *liveAuthorizer) authorizeRelay(ctx context.Context, site string, req me
 		l.auditLive(ctx, "push.denied", actor, actor, "", rr, audit.Denied, "not_this_site", nil)
 		return media.ReadGrant{}, fmt.Errorf("%w: camera not of site %s", media.ErrDenied, site)
 	}
-	l.auditLive(ctx, "push.start", actor, actor, "", rr, audit.OK, "federation_relay", nil)
+	if err := l.auditLive(ctx, "push.start", actor, actor, "", rr, audit.OK, "federation_relay", nil); err != nil {
+		return media.ReadGrant{}, notAudited(err)
+	}
 	var once sync.Once
 	return media.ReadGrant{Subject: actor, End: func(reason string) {
 		once.Do(func() {
@@ -256,7 +274,10 @@ func (l *liveAuthorizer) authorizeRelay(ctx context.Context, site string, req me
 	}}, nil
 }
 
-func (l *liveAuthorizer) auditLive(ctx context.Context, action, userID, username, orgID string, req media.ReadRequest, outcome, reason string, extra map[string]any) {
+// auditLive writes a live entry; a failure is logged and returned, and the
+// caller refuses what the entry would have recorded (starts). Ends and
+// denials are over whatever the log says, so their callers only log.
+func (l *liveAuthorizer) auditLive(ctx context.Context, action, userID, username, orgID string, req media.ReadRequest, outcome, reason string, extra map[string]any) error {
 	details := map[string]any{"protocol": string(req.Protocol)}
 	if req.Variant != "" {
 		details["variant"] = string(req.Variant)
@@ -273,6 +294,17 @@ func (l *liveAuthorizer) auditLive(ctx context.Context, action, userID, username
 		Details: details, Remote: req.Remote,
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
-		l.a.Log.Error("audit append failed", "action", action, "err", err)
+		l.a.Log.Error("audit append failed", "action", action, "camera", req.CameraID, "reason", store.Unwritable(err), "err", err)
 	}
+	return err
+}
+
+// notAudited is the refusal of a start whose audit entry was not written:
+// media.ErrNotAudited, and media.ErrDiskFull too when the disk is full, so
+// the reader is told "disk full" rather than "denied".
+func notAudited(err error) error {
+	if store.Unwritable(err) == store.DiskFull {
+		return fmt.Errorf("%w: %w: %w", media.ErrNotAudited, media.ErrDiskFull, err)
+	}
+	return fmt.Errorf("%w: %w", media.ErrNotAudited, err)
 }

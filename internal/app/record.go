@@ -37,6 +37,7 @@ func (a *App) openRecording() error {
 		SegmentLength: rc.SegmentLength, FragmentLength: rc.FragmentLength,
 		DefaultMode: rc.DefaultMode, RetentionDays: rc.RetentionDays,
 		HighWater: rc.HighWaterPercent, DiskFullPolicy: rc.DiskFullPolicy,
+		ReserveBytes: rc.ReserveBytes, ReservePercent: offIfZero(rc.ReservePercent),
 		SystemOf: func(ctx context.Context, id string) (string, error) {
 			f, err := a.Registry.CameraFacts(ctx, id)
 			return f.SystemID, err
@@ -58,6 +59,21 @@ func (a *App) openRecording() error {
 			}
 			if err != nil {
 				a.Log.Error("storage incident", "folder", folder, "err", err)
+			}
+		},
+		// Footage deleted before its retention to free the disk is an
+		// incident for a person (R-OPS-1, R-OPS-2).
+		OnEarlyDelete: func(d record.Deletion, days int) {
+			if a.Health == nil {
+				return
+			}
+			loc := a.Recorder.Options().Location
+			msg := fmt.Sprintf("Đã xoá %d đoạn ghi hình (%s → %s) chưa hết hạn lưu %d ngày để giải phóng ổ đĩa / deleted %d segments (%s → %s) younger than the %d-day retention to free the disk",
+				d.Segments, time.UnixMilli(d.FromMS).In(loc).Format("02/01/2006 15:04"), time.UnixMilli(d.ToMS).In(loc).Format("02/01/2006 15:04"), days,
+				d.Segments, time.UnixMilli(d.FromMS).In(loc).Format("02/01/2006 15:04"), time.UnixMilli(d.ToMS).In(loc).Format("02/01/2006 15:04"), days)
+			if _, _, err := a.Health.OpenAuto(context.Background(), health.CatStorage, "retention/"+d.CameraID, health.AutoInfo{
+				Title: "Xoá hình trước hạn lưu / footage deleted before its retention: " + d.CameraID, Description: msg}); err != nil {
+				a.Log.Error("early deletion incident", "camera", d.CameraID, "err", err)
 			}
 		},
 	}, a.DB, a.Audit, recordHub{a.Hub, &a.vod.federated}, a.Log.With("room", "record"), a.Metrics)
@@ -91,6 +107,15 @@ func (a *App) startRecording(ctx context.Context) error {
 	a.wg.Add(1)
 	go func() { defer a.wg.Done(); a.watchRecording(ctx, a.Cfg.Ops.SampleInterval) }()
 	return nil
+}
+
+// offIfZero maps a configured 0 ("none") to the recorder's "off" (-1); the
+// recorder reads 0 as "the default".
+func offIfZero(v int) int {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 func (a *App) stopRecording() {
@@ -136,6 +161,7 @@ func (a *App) watchRecording(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-a.Recorder.Changes(): // a write failed or succeeded again: at once
 		}
 		for _, st := range a.Recorder.Recording() {
 			obj := "camera/" + st.CameraID
@@ -179,23 +205,28 @@ func (a *App) cameraOnline(id string) bool {
 	return false
 }
 
-// cameraRetention is the recorder's view of every local camera's retention
-// for the compliance report: its effective policy and the oldest footage it
-// holds (one grouped query over the segment index, never the file tree).
-func (a *App) cameraRetention(ctx context.Context) ([]ops.CameraRetention, error) {
-	oldest := map[string]int64{}
-	rows, err := a.DB.Q().Query(ctx, `SELECT camera_id, MIN(start_ms) FROM record_segments WHERE state = 'ok' GROUP BY camera_id`)
+// cameraRetention is every local camera's retention for the compliance
+// report: its effective policy, the oldest footage the segment index holds
+// and how much footage it holds since `since` (one grouped query over the
+// index, never the file tree; the segment being written counts up to its
+// last written fragment, as playback serves it).
+func (a *App) cameraRetention(ctx context.Context, since time.Time) ([]ops.CameraRetention, error) {
+	oldest, kept := map[string]int64{}, map[string]int64{}
+	s := store.MS(since)
+	rows, err := a.DB.Q().Query(ctx, `SELECT camera_id, MIN(start_ms),
+		CAST(SUM(CASE WHEN end_ms > ? THEN end_ms - (CASE WHEN start_ms > ? THEN start_ms ELSE ? END) ELSE 0 END) AS BIGINT)
+		FROM record_segments WHERE state IN ('ok', 'open') GROUP BY camera_id`, s, s, s)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var id string
-		var ms int64
-		if err := rows.Scan(&id, &ms); err != nil {
+		var ms, k int64
+		if err := rows.Scan(&id, &ms, &k); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		oldest[id] = ms
+		oldest[id], kept[id] = ms, k
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -222,7 +253,7 @@ func (a *App) cameraRetention(ctx context.Context) ([]ops.CameraRetention, error
 			return nil, err
 		}
 		out = append(out, ops.CameraRetention{CameraID: id, Mode: eff.Mode, RetentionDays: eff.RetentionDays,
-			OldestFootage: store.Time(oldest[id])})
+			OldestFootage: store.Time(oldest[id]), Kept: time.Duration(kept[id]) * time.Millisecond})
 	}
 	return out, nil
 }

@@ -16,7 +16,8 @@ import (
 // A recorder that cannot write while its camera streams opens a
 // recording_stopped incident; when it writes again the incident resolves.
 // The fault is real: the camera's folder is replaced by a file, so the next
-// segment cannot be created.
+// segment cannot be created. The periodic pass is an hour away: the incident
+// follows the recorder's own signal (Changes), at once.
 func TestRecordingStoppedIncident(t *testing.T) {
 	needFFmpeg(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -29,7 +30,7 @@ func TestRecordingStoppedIncident(t *testing.T) {
 	db := storetest.SQLite(t)
 	s := apptest.Start(t, db, apptest.Options{Mutate: func(c *config.Config) {
 		c.Recording.SegmentLength = time.Second
-		c.Ops.SampleInterval = 200 * time.Millisecond
+		c.Ops.SampleInterval = time.Hour
 	}})
 	s.SeedWorld(map[string][2]string{"cam-traffic": {sm.URL("cam-traffic", "main"), sm.URL("cam-traffic", "sub")}})
 	camDir := filepath.Join(s.App.Cfg.DataDir, "recordings", "cam-traffic")

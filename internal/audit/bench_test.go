@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -37,6 +38,48 @@ func benchAppend(b *testing.B, db *store.DB) {
 
 func BenchmarkAppend(b *testing.B)         { benchAppend(b, storetest.SQLite(b)) }
 func BenchmarkAppendPostgres(b *testing.B) { benchAppend(b, storetest.Postgres(b)) }
+
+// benchAppendWitnessed is benchAppend with the witness running as a site
+// runs it: a signed head into the fsynced checkpoint file every 100 entries
+// (and every 10 s), by its own goroutine beside the appends.
+func benchAppendWitnessed(b *testing.B, db *store.DB) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l := newLog(db, 1000)
+	fw, err := audit.OpenFileWitness(filepath.Join(b.TempDir(), "audit-witness.jsonl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fw.Close()
+	w, err := l.NewWitness(db, audit.WitnessOptions{Site: "t1", Every: 100, Interval: 10 * time.Second, Sinks: []audit.HeadSink{fw}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	e := sample(1)
+	n := 0
+	for b.Loop() {
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			_, err := l.Append(ctx, tx, e)
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	benchEntries(b, n)
+	cancel()
+	<-done
+	if _, _, err := w.Sync(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(w.Last().Seq), "last-witnessed-seq")
+}
+
+// BenchmarkAppendWitnessed is BenchmarkAppend with the head witnessed.
+func BenchmarkAppendWitnessed(b *testing.B)         { benchAppendWitnessed(b, storetest.SQLite(b)) }
+func BenchmarkAppendWitnessedPostgres(b *testing.B) { benchAppendWitnessed(b, storetest.Postgres(b)) }
 
 func benchAppendBatch(b *testing.B, db *store.DB) {
 	ctx := context.Background()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-vms/vigil/internal/store"
@@ -36,7 +37,8 @@ type Options struct {
 // Log is the site's audit log. It is safe for concurrent use; the database
 // serialises appends (see the audit_head table).
 type Log struct {
-	opt Options
+	opt     Options
+	witness atomic.Pointer[Witness] // counts committed entries towards the next witnessed head
 }
 
 // ErrNoKey is returned by Checkpoint when the Log has no signing key.
@@ -72,6 +74,9 @@ func (l *Log) PublicKey() ed25519.PublicKey {
 	}
 	return l.opt.Key.Public().(ed25519.PublicKey)
 }
+
+// KeyID names the signing key in checkpoints and witnessed heads.
+func (l *Log) KeyID() string { return l.opt.KeyID }
 
 // Checkpoint is one signed statement "the log's entry seq has this hash".
 type Checkpoint struct {
@@ -120,10 +125,14 @@ func (l *Log) AppendBatch(ctx context.Context, q store.Q, es []Entry) ([]Entry, 
 		out, err = l.appendRows(ctx, tx, es, rows)
 		return err
 	}
+	w := l.witness.Load()
 	switch t := q.(type) {
 	case *store.Tx:
 		if err := run(t); err != nil {
 			return nil, err
+		}
+		if w != nil {
+			t.AfterCommit(func() { w.committed(len(es)) })
 		}
 	default:
 		if l.opt.DB == nil {
@@ -131,6 +140,9 @@ func (l *Log) AppendBatch(ctx context.Context, q store.Q, es []Entry) ([]Entry, 
 		}
 		if err := l.opt.DB.InTx(ctx, func(tx *store.Tx) error { return run(tx) }); err != nil {
 			return nil, err
+		}
+		if w != nil {
+			w.committed(len(es))
 		}
 	}
 	return out, nil

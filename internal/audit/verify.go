@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/vigil-vms/vigil/internal/store"
@@ -25,6 +28,10 @@ const (
 	ProblemTailTruncated   = "tail_truncated"
 	ProblemHeadMismatch    = "head_mismatch"
 	ProblemRowsBeyondHead  = "rows_beyond_head"
+	ProblemWitnessMissing  = "witness_truncated"
+	ProblemWitnessDiffers  = "witness_mismatch"
+	ProblemWitnessLine     = "witness_line"
+	ProblemWitnessAbsent   = "witness_absent"
 	verifyBatch            = 4000
 	verifyCheckpointsBatch = 1000
 )
@@ -47,6 +54,10 @@ var Messages = map[string]Message{
 	ProblemTailTruncated:  {"phần cuối nhật ký bị cắt sau điểm kiểm tra", "tail truncated after checkpoint"},
 	ProblemHeadMismatch:   {"đầu chuỗi không khớp bản ghi cuối: phần cuối bị viết lại", "head mismatch: tail rewritten"},
 	ProblemRowsBeyondHead: {"có bản ghi sau đầu chuỗi: bản ghi bị chèn thêm", "rows after the head: row(s) inserted"},
+	ProblemWitnessMissing: {"thiếu bản ghi mà bên chứng thực đã ghi nhận: nhật ký bị cắt bớt hoặc bị xoá", "entries the witness saw are missing: log truncated or wiped"},
+	ProblemWitnessDiffers: {"nhật ký khác với đầu chuỗi đã được chứng thực: nhật ký bị quay lui và viết lại", "log differs from a witnessed head: rewound and rewritten"},
+	ProblemWitnessAbsent:  {"không tìm thấy tệp chứng thực: không thể xác nhận nhật ký không bị cắt bớt", "witness file not found: the log's end cannot be confirmed"},
+	ProblemWitnessLine:    {"dòng chứng thực không dùng được (sai chữ ký hoặc sai định dạng)", "witness line unusable (bad signature or malformed)"},
 }
 
 // Report is the outcome of Verify. When OK is false, BadSeq and Problem name
@@ -60,6 +71,44 @@ type Report struct {
 	BadSeq      int64  `json:"bad_seq,omitempty"`
 	Problem     string `json:"problem,omitempty"` // a Problem… code
 	Detail      string `json:"detail,omitempty"`  // technical detail (English, no secrets)
+
+	// With a witness: the signed heads checked against the log, the newest
+	// of them, the entries it proves missing or different (Missing), and
+	// the witness lines that could not be used.
+	Witnessed       int64         `json:"witnessed,omitempty"`
+	WitnessSeq      int64         `json:"witness_seq,omitempty"`
+	WitnessAt       int64         `json:"witness_at,omitempty"` // unix ms
+	Missing         *Range        `json:"missing,omitempty"`
+	WitnessBadLines []WitnessLine `json:"witness_bad_lines,omitempty"`
+	WitnessBad      int64         `json:"witness_bad,omitempty"`
+}
+
+// Range is entries From..To (inclusive).
+type Range struct {
+	From int64 `json:"from"`
+	To   int64 `json:"to"`
+}
+
+// Explain is the report's problem text with the entries it names, in both
+// languages ("" when OK).
+func (r Report) Explain() Message {
+	m := Messages[r.Problem]
+	if m.EN == "" {
+		return m
+	}
+	switch {
+	case r.Missing != nil && r.Problem == ProblemWitnessMissing:
+		m.VI += fmt.Sprintf(" — thiếu bản ghi %d..%d (đầu chuỗi %d được chứng thực lúc %s)", r.Missing.From, r.Missing.To, r.WitnessSeq, displayTime(r.WitnessAt))
+		m.EN += fmt.Sprintf(" — entries %d..%d missing (head %d witnessed at %s ICT)", r.Missing.From, r.Missing.To, r.WitnessSeq, displayTime(r.WitnessAt))
+	case r.Missing != nil:
+		m.VI += fmt.Sprintf(" — bản ghi %d..%d không còn như đã được chứng thực", r.Missing.From, r.Missing.To)
+		m.EN += fmt.Sprintf(" — entries %d..%d are not as witnessed", r.Missing.From, r.Missing.To)
+	case r.Problem == ProblemWitnessLine && len(r.WitnessBadLines) > 0:
+		l := r.WitnessBadLines[0]
+		m.VI += fmt.Sprintf(" — %d dòng, dòng đầu tiên: %s dòng %d (%s)", r.WitnessBad, l.Source, l.Line, l.Problem)
+		m.EN += fmt.Sprintf(" — %d line(s), first: %s line %d (%s)", r.WitnessBad, l.Source, l.Line, l.Problem)
+	}
+	return m
 }
 
 // Message is the report's problem text ("" when OK).
@@ -67,9 +116,13 @@ func (r Report) Message() Message { return Messages[r.Problem] }
 
 func (r Report) String() string {
 	if r.OK {
-		return fmt.Sprintf("audit log OK: %d entries, %d checkpoints, head seq %d", r.Entries, r.Checkpoints, r.HeadSeq)
+		s := fmt.Sprintf("audit log OK: %d entries, %d checkpoints, head seq %d", r.Entries, r.Checkpoints, r.HeadSeq)
+		if r.Witnessed > 0 {
+			s += fmt.Sprintf(", %d witnessed heads up to seq %d", r.Witnessed, r.WitnessSeq)
+		}
+		return s
 	}
-	s := fmt.Sprintf("audit log BAD at seq %d: %s", r.BadSeq, Messages[r.Problem].EN)
+	s := fmt.Sprintf("audit log BAD at seq %d: %s", r.BadSeq, r.Explain().EN)
 	if r.Detail != "" {
 		s += " (" + r.Detail + ")"
 	}
@@ -82,13 +135,47 @@ func Verify(ctx context.Context, db *store.DB, pub ed25519.PublicKey) (Report, e
 	if len(pub) != ed25519.PublicKeySize {
 		return Report{}, errors.New("audit: verify needs an Ed25519 public key")
 	}
-	return verify(ctx, db, func(Checkpoint) ed25519.PublicKey { return pub })
+	return verify(ctx, db, func(Checkpoint) ed25519.PublicKey { return pub }, nil)
 }
 
 // VerifyKeys is Verify across key rotations: each checkpoint is checked with
 // the key its key_id names; an unknown key id makes the checkpoint invalid.
 func VerifyKeys(ctx context.Context, db *store.DB, keys map[string]ed25519.PublicKey) (Report, error) {
-	return verify(ctx, db, func(c Checkpoint) ed25519.PublicKey { return keys[c.KeyID] })
+	return verify(ctx, db, func(c Checkpoint) ed25519.PublicKey { return keys[c.KeyID] }, nil)
+}
+
+// VerifyWitnessed is VerifyKeys that also holds the log to the heads its
+// witnesses signed (read them BEFORE calling, so every head read is one the
+// database had committed): each witnessed head must be an entry with that
+// hash. A head past the last entry names the entries cut off (truncation,
+// wipe); a head whose entry differs names a rewind. Lines of the witness
+// that are malformed or badly signed are themselves reported.
+func VerifyWitnessed(ctx context.Context, db *store.DB, keys map[string]ed25519.PublicKey, w *Witnessed) (Report, error) {
+	return verify(ctx, db, func(c Checkpoint) ed25519.PublicKey { return keys[c.KeyID] }, w)
+}
+
+// VerifyFiles is VerifyWitnessed with site's heads read from witness files
+// (the checkpoint file, the external file, tier 1's copy). A file that does
+// not exist fails the verification when the log has entries: its heads
+// cannot be checked.
+func VerifyFiles(ctx context.Context, db *store.DB, keys map[string]ed25519.PublicKey, site string, paths ...string) (Report, error) {
+	w := NewWitnessed(site, func(id string) ed25519.PublicKey { return keys[id] })
+	var absent []string
+	for _, p := range paths {
+		err := w.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			absent = append(absent, p)
+			continue
+		}
+		if err != nil {
+			return Report{}, err
+		}
+	}
+	rep, err := VerifyWitnessed(ctx, db, keys, w)
+	if err == nil && rep.OK && len(absent) > 0 && rep.Entries > 0 {
+		rep.OK, rep.BadSeq, rep.Problem, rep.Detail = false, 0, ProblemWitnessAbsent, "missing: "+strings.Join(absent, ", ")
+	}
+	return rep, err
 }
 
 // verify streams entries and checkpoints in seq order, in batches (constant
@@ -97,7 +184,7 @@ func VerifyKeys(ctx context.Context, db *store.DB, keys map[string]ed25519.Publi
 //
 // It checks up to the head read at the start, so appends running meanwhile
 // neither disturb it nor look like tampering.
-func verify(ctx context.Context, db *store.DB, keyFor func(Checkpoint) ed25519.PublicKey) (Report, error) {
+func verify(ctx context.Context, db *store.DB, keyFor func(Checkpoint) ed25519.PublicKey, wit *Witnessed) (Report, error) {
 	q := db.Q()
 	h, err := readHead(ctx, q)
 	if err != nil {
@@ -107,6 +194,20 @@ func verify(ctx context.Context, db *store.DB, keyFor func(Checkpoint) ed25519.P
 	bad := func(seq int64, code, detail string) (Report, error) {
 		rep.BadSeq, rep.Problem, rep.Detail = seq, code, detail
 		return rep, nil
+	}
+	heads := wit.sorted()
+	if wit != nil {
+		rep.WitnessBadLines, rep.WitnessBad = wit.BadLines, wit.Bad
+		if n := len(heads); n > 0 {
+			rep.WitnessSeq, rep.WitnessAt = heads[n-1].seq, heads[n-1].at
+		}
+	}
+	var wi int          // next witnessed head to check
+	var witnessed int64 // newest witnessed head the log matched
+	witnessBad := func(hd witHead, got string) (Report, error) {
+		rep.Missing = &Range{From: witnessed + 1, To: hd.seq}
+		return bad(hd.seq, ProblemWitnessDiffers, fmt.Sprintf("entry %d has hash %.16s…, its head witnessed at %s ICT has %.16s…; the log matched the witness up to entry %d",
+			hd.seq, got, displayTime(hd.at), hex.EncodeToString(hd.hash[:]), witnessed))
 	}
 
 	cps := &ckptIter{q: q, max: h.seq, after: math.MinInt64}
@@ -162,6 +263,16 @@ func verify(ctx context.Context, db *store.DB, keyFor func(Checkpoint) ed25519.P
 				}
 				rep.Checkpoints++
 			}
+			// Witnessed heads at or before this entry.
+			for wi < len(heads) && heads[wi].seq <= r.seq {
+				hd := heads[wi]
+				wi++
+				if hd.seq != r.seq || hex.EncodeToString(hd.hash[:]) != r.hash {
+					return witnessBad(hd, r.hash)
+				}
+				witnessed = hd.seq
+				rep.Witnessed++
+			}
 			prevSeq, prevHash = r.seq, r.hash
 			rep.Entries++
 			rep.LastSeq = r.seq
@@ -172,6 +283,14 @@ func verify(ctx context.Context, db *store.DB, keyFor func(Checkpoint) ed25519.P
 		return Report{}, err
 	}
 
+	// Witnessed heads past the last entry: entries cut off (the head row
+	// may have been rewound with them; only the witness is trusted here).
+	if wi < len(heads) {
+		last := heads[len(heads)-1]
+		rep.Missing = &Range{From: prevSeq + 1, To: last.seq}
+		return bad(prevSeq+1, ProblemWitnessMissing, fmt.Sprintf("entries %d..%d missing: the log ends at %d, its head %d was witnessed at %s ICT",
+			prevSeq+1, last.seq, prevSeq, last.seq, displayTime(last.at)))
+	}
 	// The tail: rows must reach the head, and the head must be the last row.
 	if prevSeq < h.seq {
 		return bad(prevSeq+1, ProblemTailTruncated, fmt.Sprintf("last entry %d, head %d", prevSeq, h.seq))
@@ -199,6 +318,10 @@ func verify(ctx context.Context, db *store.DB, keyFor func(Checkpoint) ed25519.P
 	}
 	if maxRow.Valid && maxRow.Int64 > h2.seq {
 		return bad(h2.seq+1, ProblemRowsBeyondHead, fmt.Sprintf("rows up to %d, head %d", maxRow.Int64, h2.seq))
+	}
+	if wit != nil && wit.Bad > 0 {
+		l := wit.BadLines[0]
+		return bad(l.Seq, ProblemWitnessLine, fmt.Sprintf("%d bad line(s); first: %s line %d: %s %s", wit.Bad, l.Source, l.Line, l.Problem, l.Detail))
 	}
 	rep.OK = true
 	return rep, nil

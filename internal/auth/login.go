@@ -387,18 +387,19 @@ func (s *Service) Authenticate(ctx context.Context, sessionSecret string) (*Prin
 	}
 	nowMS := s.nowMS()
 	if disabled || nowMS >= expiresAt || nowMS-lastSeen >= s.pol.SessionIdle.Milliseconds() {
-		if _, err := s.db.Q().Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, handle); err != nil {
-			return nil, err
-		}
+		// The session is over whether or not the delete is written; one
+		// that cannot be (a full disk) is retried by the next check.
+		_, _ = s.db.Q().Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, handle)
 		return nil, ErrUnauthenticated
 	}
 	// Slide the idle timeout, but write at most about once a minute per
 	// session: a busy console must not turn every request into a write.
+	// The check only reads: when the slide cannot be written (a full disk,
+	// a read-only database) the session stays valid on what was read, and
+	// the next request tries the slide again; it is never a 401.
 	if nowMS-lastSeen >= s.slideEvery().Milliseconds() {
-		if _, err := s.db.Q().Exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?`,
-			nowMS, handle, nowMS); err != nil {
-			return nil, err
-		}
+		_, _ = s.db.Q().Exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?`,
+			nowMS, handle, nowMS)
 	}
 	p.Roles = roleNames(roles)
 	p.SessionID = handle

@@ -111,10 +111,23 @@ type Auth struct {
 	LoginRatePerMinute   int           `yaml:"login_rate_per_minute"`
 }
 
-// Audit: signed checkpoints every N entries or every interval.
+// Audit: signed checkpoints every N entries or every interval, and the
+// witnesses outside the database that keep the signed head (a log cut
+// short in the database shows against them; see docs/design).
 type Audit struct {
 	CheckpointEvery    int           `yaml:"checkpoint_every"`
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// WitnessFile is the append-only file of signed heads (default
+	// <data_dir>/audit-witness.jsonl); a head is witnessed every
+	// WitnessEvery entries and every WitnessInterval while entries come.
+	WitnessFile     string        `yaml:"witness_file"`
+	WitnessEvery    int           `yaml:"witness_every"`
+	WitnessInterval time.Duration `yaml:"witness_interval"`
+	// External witnesses (tier 1's own heads; any site may set them): a
+	// second file on other storage, and/or a remote syslog
+	// (tcp://host:port or udp://host:port, RFC 5424).
+	ExternalWitnessFile string `yaml:"external_witness_file"`
+	WitnessSyslog       string `yaml:"witness_syslog"`
 }
 
 // Recording: retention below 30 days is refused (R-OPS-2) unless a legal
@@ -134,6 +147,13 @@ type Recording struct {
 	// DiskFullPolicy once expired footage is gone: stop or delete_oldest.
 	DiskFullPolicy    string        `yaml:"disk_full_policy"`
 	ExportMaxDuration time.Duration `yaml:"export_max_duration"`
+	// ReserveBytes and ReservePercent are kept free on every recording
+	// volume for the database beside it (the larger of the two): the
+	// recorder stops writing before it eats into them. ReserveBytes 0 is
+	// automatic (512 MiB, at most a tenth of the volume), -1 none;
+	// ReservePercent 0 is none.
+	ReserveBytes   int64 `yaml:"reserve_bytes"`
+	ReservePercent int   `yaml:"reserve_percent"`
 }
 
 // Public is the read-only endpoint for the citizen app (R-PUB-1, R-PUB-2):
@@ -243,8 +263,8 @@ func Default() Config {
 			AdminPasswordMaxAge: 90 * 24 * time.Hour, SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour,
 			StreamTokenTTL: 5 * time.Minute, LoginRatePerMinute: 30,
 		},
-		Audit:     Audit{CheckpointEvery: 1000, CheckpointInterval: 5 * time.Minute},
-		Recording: Recording{RetentionDays: 30, DefaultMode: "always", SegmentLength: 5 * time.Minute, FragmentLength: time.Second, HighWaterPercent: 90, DiskFullPolicy: "stop", ExportMaxDuration: time.Hour},
+		Audit:     Audit{CheckpointEvery: 1000, CheckpointInterval: 5 * time.Minute, WitnessEvery: 100, WitnessInterval: 10 * time.Second},
+		Recording: Recording{RetentionDays: 30, DefaultMode: "always", SegmentLength: 5 * time.Minute, FragmentLength: time.Second, HighWaterPercent: 90, DiskFullPolicy: "stop", ExportMaxDuration: time.Hour, ReservePercent: 1},
 		Log:       Log{Level: "info", Format: "text"},
 		Public: Public{SnapshotInterval: 10 * time.Second, LiveVariant: "sub", RatePerSecond: 20, Burst: 100,
 			GlobalRatePerSecond: 5000, MaxInflight: 4096, DecisionTTL: time.Second},
@@ -497,6 +517,20 @@ func (c *Config) Validate() error {
 	if c.Audit.CheckpointInterval < time.Second {
 		add("audit.checkpoint_interval", "must be at least 1s")
 	}
+	if c.Audit.WitnessEvery < 1 || c.Audit.WitnessEvery > 100 {
+		add("audit.witness_every", "must be between 1 and 100 entries")
+	}
+	if c.Audit.WitnessInterval < time.Second || c.Audit.WitnessInterval > 10*time.Second {
+		add("audit.witness_interval", "must be between 1s and 10s")
+	}
+	if x := c.Audit.ExternalWitnessFile; x != "" && filepath.Clean(x) == filepath.Clean(c.AuditWitnessPath()) {
+		add("audit.external_witness_file", "must be another file than audit.witness_file (on other storage)")
+	}
+	if c.Audit.WitnessSyslog != "" {
+		if u, err := url.Parse(c.Audit.WitnessSyslog); err != nil || (u.Scheme != "tcp" && u.Scheme != "udp") || u.Port() == "" || u.Hostname() == "" {
+			add("audit.witness_syslog", "want tcp://host:port or udp://host:port (got %q)", c.Audit.WitnessSyslog)
+		}
+	}
 	if c.Recording.RetentionDays < 30 && strings.TrimSpace(c.Recording.LegalOverrideReason) == "" {
 		add("recording.retention_days", "footage must be kept at least 30 days (R-OPS-2, Đ11); a shorter period needs recording.legal_override_reason (got %d)", c.Recording.RetentionDays)
 	}
@@ -514,6 +548,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Recording.HighWaterPercent < 50 || c.Recording.HighWaterPercent > 99 {
 		add("recording.high_water_percent", "must be between 50 and 99")
+	}
+	if c.Recording.ReserveBytes < -1 {
+		add("recording.reserve_bytes", "must be -1 (none), 0 (automatic) or a number of bytes (got %d)", c.Recording.ReserveBytes)
+	}
+	if c.Recording.ReservePercent < 0 || c.Recording.ReservePercent > 50 {
+		add("recording.reserve_percent", "must be between 0 and 50 (got %d)", c.Recording.ReservePercent)
 	}
 	if p := c.Recording.DiskFullPolicy; p != "stop" && p != "delete_oldest" {
 		add("recording.disk_full_policy", "must be stop or delete_oldest (got %q)", p)
@@ -561,6 +601,15 @@ func isLoopback(host string) bool {
 
 // SQLitePath is the embedded database file.
 func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "vigil.db") }
+
+// AuditWitnessPath is the audit head witness file (audit.witness_file, or
+// audit-witness.jsonl in the data folder).
+func (c *Config) AuditWitnessPath() string {
+	if c.Audit.WitnessFile != "" {
+		return c.Audit.WitnessFile
+	}
+	return filepath.Join(c.DataDir, "audit-witness.jsonl")
+}
 
 // Location is the display time zone.
 func (c *Config) Location() *time.Location {

@@ -46,6 +46,10 @@ func TestInvalidNamesFieldAndRule(t *testing.T) {
 		{"site:\n  timezone: Mars/Olympus\n", "", "site.timezone", "IANA"},
 		{"web:\n  map_tile_url: \"ftp://tiles/{z}/{x}/{y}.png\"\n", "", "web.map_tile_url", "{z}, {x} and {y}"},
 		{"web:\n  map_tile_url: \"https://tiles.example/{z}/{x}.png\"\n", "", "web.map_tile_url", "{z}, {x} and {y}"},
+		{"audit:\n  witness_every: 1000\n", "", "audit.witness_every", "between 1 and 100"},
+		{"", "VIGIL_AUDIT_WITNESS_INTERVAL=1m", "audit.witness_interval", "between 1s and 10s"},
+		{"data_dir: /d\naudit:\n  external_witness_file: /d/audit-witness.jsonl\n", "", "audit.external_witness_file", "another file"},
+		{"audit:\n  witness_syslog: syslog.example:514\n", "", "audit.witness_syslog", "tcp://host:port"},
 	}
 	for _, tc := range cases {
 		path := filepath.Join(t.TempDir(), "c.yaml")

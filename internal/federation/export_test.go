@@ -84,3 +84,15 @@ func (s *Service) ListenSiteForTest(site, subject string) (func() int, error) {
 	}
 	return func() int { mu.Lock(); defer mu.Unlock(); return n }, nil
 }
+
+// SourceResumesForTest reports how many times tier 1's current applier of
+// site re-added the site's source (0 when there is none).
+func (s *Service) SourceResumesForTest(site string) int64 {
+	s.mu.Lock()
+	a := s.appliers[site]
+	s.mu.Unlock()
+	if a == nil {
+		return 0
+	}
+	return a.resumes.Load()
+}

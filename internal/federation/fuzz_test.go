@@ -37,6 +37,8 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	f.Add([]byte(`{"v":1,"site":"site-a","seq":5,"kind":"camera.delete","camera":{"id":"c"}} {}`))
 	f.Add([]byte(`{"v":1,"site":"site-a","seq":6,"kind":"camera","camera":{"id":"cam-1","system_id":"xa","name":"n","kinds":["security"],"purposes":["urban_order"],"area":"road","lat":21,"lon":103,"changed_at":1,"version":2,"has_sub":true}}`))
 	f.Add([]byte(`{"v":1,"site":"site-a","seq":7,"kind":"camera","camera":{"id":"cam-1","system_id":"xa","has_sub":true,"sub_url":"rtsp://h/sub"}}`))
+	f.Add([]byte(`{"v":1,"site":"site-a","seq":8,"kind":"incident","incident":{"id":"inc-0a1b","category":"camera_offline","source":"auto","camera_id":"cam-1","title":"Camera mất tín hiệu","state":"resolved","detected_at":1700000000000,"deadline_at":1700086400000,"resolved_at":1700000100000,"resolved_by":"system","escalation_level":0}}`))
+	f.Add([]byte(`{"v":1,"site":"site-a","seq":9,"kind":"incident","incident":{"id":"../x","category":"camera_offline","source":"auto","camera_id":"cam-1","state":"gone","detected_at":5,"deadline_at":1}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := DecodeEnvelope(data, "site-a")
 		if err != nil {
@@ -62,6 +64,10 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		case KindAudit:
 			if e.Audit == nil || e.Audit.Seq < 1 {
 				t.Fatal("accepted audit without entry")
+			}
+		case KindIncident:
+			if e.Incident == nil || e.Incident.Check() != nil || !idRe.MatchString(e.Incident.CameraID) {
+				t.Fatalf("accepted incident %+v", e.Incident)
 			}
 		default:
 			t.Fatalf("accepted kind %q", e.Kind)

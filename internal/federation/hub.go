@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/store"
 )
@@ -125,9 +127,9 @@ func (s *Service) Redeem(ctx context.Context, token, siteID, remote string) (Cre
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrTokenUsed
 		}
-		// Enrolling again also forgets the site's pinned evidence key (a
-		// rebuilt site has a new one).
-		res, err = tx.Exec(ctx, `UPDATE federation_sites SET systems = ?, secret_hash = ?, revoked_at = 0, evidence_key_id = '',
+		// Enrolling again also forgets the site's pinned evidence and audit
+		// keys (a rebuilt site has new ones; the heads it shipped stay).
+		res, err = tx.Exec(ctx, `UPDATE federation_sites SET systems = ?, secret_hash = ?, revoked_at = 0, evidence_key_id = '', audit_key = '',
 			link_state = CASE WHEN link_state = 'revoked' THEN 'never' ELSE link_state END, state_since = ? WHERE site_id = ?`,
 			systems, hashSecret(secret), now, siteID)
 		if err != nil {
@@ -269,11 +271,16 @@ type applier struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	// Used by the link monitor only: until watchUntil after the link came
-	// back, the source is checked each round and re-added if it did not
+	// Used by the link monitor only. linkSeen: the monitor has seen the
+	// site's link up since this applier started or the link last dropped
+	// (when it turns true the source is re-added). Until watchUntil after
+	// that, the source is checked each round and re-added if it did not
 	// take (see checkSource); lastResume spaces the attempts.
+	linkSeen   bool
 	watchUntil time.Time
 	lastResume time.Time
+	// resumes counts the source re-added (read by tests).
+	resumes atomic.Int64
 }
 
 const (
@@ -345,11 +352,12 @@ func inStreamConfig(site string, withSource bool) jetstream.StreamConfig {
 }
 
 // resumeSource makes tier 1 source the site's stream again now that its
-// link is up, instead of waiting for the server's retry back-off (which
+// link is up (it returned, or tier 1 started), instead of waiting for the server's retry back-off (which
 // grows to minutes over a long outage). Re-adding the source resumes after
 // the last message the stream holds from it; apply is idempotent anyway.
 func (a *applier) resumeSource(ctx context.Context, now time.Time) {
 	a.lastResume = now
+	a.resumes.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := a.js.UpdateStream(ctx, inStreamConfig(a.site, false)); err != nil {
@@ -503,8 +511,42 @@ func (s *Service) apply(ctx context.Context, site string, msgs []jetstream.Msg) 
 					changed = true
 				}
 			case KindStatus:
-				if err := applyStatus(ctx, tx, site, e.Status, now); err != nil {
+				known, err := applyStatus(ctx, tx, site, e.Status, now)
+				if err != nil {
 					return err
+				}
+				if known && s.d.Health != nil {
+					// The camera's status and uptime at tier 1 are its
+					// own site's, as of when that site saw it.
+					st := health.StatusOffline
+					if e.Status.Online {
+						st = health.StatusOnline
+					}
+					if err := s.d.Health.RecordStatus(ctx, tx, e.Status.CameraID, st, statusTime(e.At, now)); err != nil {
+						return err
+					}
+				}
+			case KindIncident:
+				if s.d.Health == nil {
+					continue
+				}
+				var one int
+				err := tx.QueryRow(ctx, `SELECT 1 FROM federation_cameras WHERE camera_id = ? AND site_id = ?`, e.Incident.CameraID, site).Scan(&one)
+				if errors.Is(err, sql.ErrNoRows) {
+					rejected++
+					s.log.Warn("federation: incident about a camera not of the site refused", "site", site, "camera", e.Incident.CameraID)
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if err := s.d.Health.ApplyShipped(ctx, tx, site, *e.Incident); err != nil {
+					var ie *health.InputError
+					if !errors.As(err, &ie) {
+						return err
+					}
+					rejected++
+					s.log.Warn("federation: incident refused", "site", site, "incident", e.Incident.ID, "err", err)
 				}
 			case KindAudit:
 				en := *e.Audit
@@ -526,6 +568,17 @@ func (s *Service) apply(ctx context.Context, site string, msgs []jetstream.Msg) 
 					return err
 				}
 				auditSeq, auditHash = en.Seq, en.Hash
+			case KindAuditHead:
+				b, refused, err := s.applyHead(ctx, tx, site, e.Head, auditSeq, now)
+				if err != nil {
+					return err
+				}
+				if refused {
+					rejected++
+				}
+				if b > 0 && (broken == 0 || b < broken) {
+					broken = b
+				}
 			}
 		}
 		if err := s.appendAll(ctx, tx, entries); err != nil {
@@ -577,29 +630,39 @@ func upsertFedCamera(ctx context.Context, q store.Q, site, id string, version in
 	return err
 }
 
+// statusTime is when a lower site saw a status (its message's time),
+// never later than tier 1's now.
+func statusTime(at, now int64) time.Time {
+	if at <= 0 || at > now {
+		at = now
+	}
+	return time.UnixMilli(at).UTC()
+}
+
 // applyStatus records a camera's status; the first time tier 1 sees it
-// online after its last change counts for the 5-day rule (R-FED-2).
-func applyStatus(ctx context.Context, q store.Q, site string, st *StatusRecord, now int64) error {
+// online after its last change counts for the 5-day rule (R-FED-2). It
+// reports whether the camera is one of the site's at tier 1.
+func applyStatus(ctx context.Context, q store.Q, site string, st *StatusRecord, now int64) (bool, error) {
 	var changedAt, seen int64
 	err := q.QueryRow(ctx, `SELECT c.changed_at, f.seen_online_at FROM federation_cameras f JOIN cameras c ON c.id = f.camera_id
 		WHERE f.camera_id = ? AND f.site_id = ?`, st.CameraID, site).Scan(&changedAt, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil // not shared (or not yet): nothing to record
+		return false, nil // not shared (or not yet): nothing to record
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if st.Online && seen < changedAt {
 		seen = now
 		// first_connected_at is the registry's record of the first time
 		// the camera reached tier 1.
 		if _, err := q.Exec(ctx, `UPDATE cameras SET first_connected_at = ? WHERE id = ? AND first_connected_at = 0`, now, st.CameraID); err != nil {
-			return err
+			return false, err
 		}
 	}
 	_, err = q.Exec(ctx, `UPDATE federation_cameras SET online = ?, status_at = ?, seen_online_at = ? WHERE camera_id = ?`,
 		st.Online, now, seen, st.CameraID)
-	return err
+	return err == nil, err
 }
 
 func insertFedAudit(ctx context.Context, q store.Q, site string, e audit.Entry) error {

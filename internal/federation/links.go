@@ -134,18 +134,24 @@ func (s *Service) checkLinks(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if up {
-			s.mu.Lock()
-			a := s.appliers[x.SiteID]
-			s.mu.Unlock()
-			switch {
-			case a == nil:
-			case state == LinkUp && x.LinkState != LinkUp:
-				a.resumeSource(ctx, now)
-				a.watchUntil = now.Add(sourceWatch)
-			case now.Before(a.watchUntil):
-				a.checkSource(ctx, now)
-			}
+		s.mu.Lock()
+		a := s.appliers[x.SiteID]
+		s.mu.Unlock()
+		switch {
+		case a == nil:
+		case !up:
+			a.linkSeen = false
+		case !a.linkSeen:
+			// The first time this applier sees the link up: the link
+			// returned, or tier 1 itself (re)started. Either way the
+			// source made while the link was away has fallen back to the
+			// server's retry back-off; the stored state says nothing about
+			// that (after a restart it may still read "up").
+			a.linkSeen = true
+			a.resumeSource(ctx, now)
+			a.watchUntil = now.Add(sourceWatch)
+		case now.Before(a.watchUntil):
+			a.checkSource(ctx, now)
 		}
 		if (opened || closed) && s.d.OnLinkAlert != nil {
 			s.d.OnLinkAlert(ctx, x.SiteID, opened, x.StateSince, x.Systems)

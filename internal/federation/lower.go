@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/store"
 )
@@ -88,6 +89,9 @@ func (sh *shipper) run() {
 				break
 			}
 		}
+		if err := sh.shipHead(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("federation: audit head shipping failed; will retry", "err", err)
+		}
 		if time.Now().After(nextStatus) {
 			if err := sh.shipStatus(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("federation: status shipping failed", "err", err)
@@ -151,6 +155,18 @@ func (sh *shipper) shipOnce(ctx context.Context) (int, error) {
 			env.V, env.Site, env.Seq, env.At = envelopeVersion, site, outSeq, now
 			envs = append(envs, env)
 		}
+		// An incident about a shared camera goes up whole each time its
+		// entry says it changed: tier 1 shows it and follows its state.
+		if id, ok := strings.CutPrefix(e.Object, "incident/"); ok && strings.HasPrefix(e.Action, "incident.") {
+			inc, ok, err := sh.incidentToShip(ctx, id)
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				outSeq++
+				envs = append(envs, Envelope{V: envelopeVersion, Site: site, Seq: outSeq, At: now, Kind: KindIncident, Incident: &inc})
+			}
+		}
 		outSeq++
 		envs = append(envs, Envelope{V: envelopeVersion, Site: site, Seq: outSeq, At: now, Kind: KindAudit, Audit: &e})
 	}
@@ -189,6 +205,27 @@ func (sh *shipper) cameraEnvelope(ctx context.Context, id string) (Envelope, err
 		OnDemand: true, Consent: c.Consent, InstalledAt: c.InstalledAt,
 	}, ChangedAt: store.MS(c.ChangedAt), Version: c.Version, HasSub: c.SubURL != ""}
 	return Envelope{Kind: KindCamera, Camera: rec}, nil
+}
+
+// incidentToShip is this site's incident id as shipped, when it is about a
+// camera shared upward.
+func (sh *shipper) incidentToShip(ctx context.Context, id string) (health.ShippedIncident, bool, error) {
+	h := sh.s.d.Health
+	if h == nil {
+		return health.ShippedIncident{}, false, nil
+	}
+	inc, err := h.Shipped(ctx, id)
+	if errors.Is(err, health.ErrNotFound) {
+		return inc, false, nil
+	}
+	if err != nil {
+		return inc, false, err
+	}
+	ok, err := sh.sharedFacts(ctx, inc.CameraID)
+	if errors.Is(err, registry.ErrNotFound) {
+		return inc, false, nil
+	}
+	return inc, ok && err == nil, err
 }
 
 func (sh *shipper) shared(ctx context.Context, c registry.Camera) (bool, error) {

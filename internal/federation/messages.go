@@ -2,6 +2,8 @@ package federation
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-vms/vigil/internal/audit"
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/registry"
 )
 
@@ -31,6 +34,10 @@ const (
 	KindCameraDelete = "camera.delete"
 	KindStatus       = "status"
 	KindAudit        = "audit"
+	KindAuditHead    = "audit.head"
+	// KindIncident: an incident about a shared camera, opened by the lower
+	// site that saw the fault, in its whole current state.
+	KindIncident = "incident"
 
 	envelopeVersion = 1
 	maxEnvelope     = 256 << 10
@@ -43,10 +50,19 @@ type Envelope struct {
 	Seq  int64  `json:"seq"`
 	Kind string `json:"kind"`
 	// At is when the lower site produced it (unix ms).
-	At     int64         `json:"at"`
-	Camera *CameraRecord `json:"camera,omitempty"`
-	Status *StatusRecord `json:"status,omitempty"`
-	Audit  *audit.Entry  `json:"audit,omitempty"`
+	At       int64                   `json:"at"`
+	Camera   *CameraRecord           `json:"camera,omitempty"`
+	Status   *StatusRecord           `json:"status,omitempty"`
+	Audit    *audit.Entry            `json:"audit,omitempty"`
+	Incident *health.ShippedIncident `json:"incident,omitempty"`
+	Head     *HeadRecord             `json:"head,omitempty"`
+}
+
+// HeadRecord is a lower site's witnessed audit head with the public key it
+// is signed with (tier 1 pins the key at the first head).
+type HeadRecord struct {
+	audit.SignedHead
+	PublicKey string `json:"public_key"` // base64 Ed25519
 }
 
 // CameraRecord is what a lower site shares of a camera: never its stream
@@ -117,6 +133,26 @@ func DecodeEnvelope(data []byte, site string) (Envelope, error) {
 	case KindAudit:
 		if e.Audit == nil || e.Audit.Seq < 1 {
 			return e, errors.New("federation: audit message without an entry")
+		}
+	case KindAuditHead:
+		if e.Head == nil {
+			return e, errors.New("federation: audit head message without a head")
+		}
+		if err := e.Head.Valid(); err != nil {
+			return e, fmt.Errorf("federation: audit head: %w", err)
+		}
+		if e.Head.Site != site {
+			return e, fmt.Errorf("federation: audit head of %q on the link of %q", e.Head.Site, site)
+		}
+		if k, err := base64.StdEncoding.DecodeString(e.Head.PublicKey); err != nil || len(k) != ed25519.PublicKeySize {
+			return e, errors.New("federation: audit head without a valid public key")
+		}
+	case KindIncident:
+		if e.Incident == nil || !idRe.MatchString(e.Incident.CameraID) {
+			return e, errors.New("federation: incident message without a valid camera id")
+		}
+		if err := e.Incident.Check(); err != nil {
+			return e, fmt.Errorf("federation: %w", err)
 		}
 	default:
 		return e, fmt.Errorf("federation: unknown message kind %q", e.Kind)

@@ -131,6 +131,10 @@ type AuditReport struct {
 	// BrokenAt is the first seq whose hash or link does not hold (or a gap).
 	BrokenAt int64  `json:"broken_at,omitempty"`
 	Problem  string `json:"problem,omitempty"`
+	// Heads is how many witnessed heads of the site tier 1 holds, the
+	// newest at HeadSeq; each must be an entry of the chain with its hash.
+	Heads   int64 `json:"heads"`
+	HeadSeq int64 `json:"head_seq,omitempty"`
 }
 
 // VerifySiteAudit recomputes the hash chain of a site's shipped audit log:
@@ -176,5 +180,9 @@ func (s *Service) VerifySiteAudit(ctx context.Context, site string) (AuditReport
 		}
 		r.LastSeq, prev = e.Seq, e.Hash
 	}
-	return r, rows.Err()
+	if err := rows.Err(); err != nil {
+		return r, err
+	}
+	rows.Close()
+	return r, s.checkHeads(ctx, &r)
 }

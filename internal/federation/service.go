@@ -18,6 +18,7 @@ package federation
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/vigil-vms/vigil/internal/audit"
 	"github.com/vigil-vms/vigil/internal/config"
+	"github.com/vigil-vms/vigil/internal/health"
 	"github.com/vigil-vms/vigil/internal/playback"
 	"github.com/vigil-vms/vigil/internal/registry"
 	"github.com/vigil-vms/vigil/internal/store"
@@ -64,6 +66,13 @@ type Deps struct {
 	// serves tier 1's footage requests from it, tier 1 imports exports of
 	// lower sites' cameras into it. Nil: no footage across tiers.
 	Playback *playback.Service
+	// AuditKey is the public key of the site's audit heads (a lower site
+	// ships it with each witnessed head).
+	AuditKey ed25519.PublicKey
+	// Health is this site's health room: a lower site ships the incidents
+	// of its shared cameras from it; tier 1 records the status and the
+	// incidents its lower sites ship for their cameras in it. Nil: neither.
+	Health *health.Service
 }
 
 // Actor is who acts through the API.
@@ -94,6 +103,9 @@ type Service struct {
 	creds    *Credentials
 	shipper  *shipper
 	shipKick chan struct{}
+	// the newest witnessed audit head not yet shipped (heads.go)
+	headMu      sync.Mutex
+	pendingHead *audit.SignedHead
 	// footage served to tier 1 (footage.go)
 	clips      clipTable
 	footageSem chan struct{}

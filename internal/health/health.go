@@ -10,6 +10,13 @@
 // Other rooms (recording, federation) open and resolve their own automatic
 // incidents with OpenAuto and ResolveAuto.
 //
+// A lower site's camera (origin_site set) is watched by its own site: at
+// tier 1 its hub source is pushed on demand and says nothing while nobody
+// watches, so Sample leaves it alone. Its status arrives through the
+// federation (RecordStatus) and its incidents are opened by that site and
+// shipped up (ApplyShipped, remote.go). Uptime counts only the time the
+// platform itself was running (platform.go).
+//
 // Every time is read from Options.Now, so tests drive deadlines, escalation
 // and retries with a fake clock.
 package health
@@ -57,6 +64,14 @@ type Options struct {
 	// deadline (level 1) and again at the deadline (level 2); 4 h.
 	EscalateBefore time.Duration
 	Notify         NotifyConfig
+	// OnFirstFrame is called the first time in a process that Sample sees
+	// one of this site's cameras deliver frames (at: since when), so the
+	// registry records its first connection (R-FED-2 "connected"); nil:
+	// nothing.
+	OnFirstFrame func(ctx context.Context, cameraID string, at time.Time)
+	// Node names this process in platform_runs (several nodes may serve a
+	// site).
+	Node string
 }
 
 // Service is the health room.
@@ -68,6 +83,12 @@ type Service struct {
 	mu       sync.Mutex // serialises Sample
 	httpc    httpDoer
 	sendMail mailSender
+	// seen: cameras whose first frame this process reported (under mu).
+	seen map[string]bool
+
+	runMu    sync.Mutex
+	runID    string // this process's row of platform_runs
+	runStart int64
 }
 
 // New returns a Service.
@@ -88,7 +109,7 @@ func New(opt Options) *Service {
 		opt.EscalateBefore = 4 * time.Hour
 	}
 	opt.Notify.defaults()
-	return &Service{opt: opt, log: opt.Log, wake: make(chan struct{}, 1), httpc: defaultHTTP(), sendMail: smtpSend}
+	return &Service{opt: opt, log: opt.Log, wake: make(chan struct{}, 1), httpc: defaultHTTP(), sendMail: smtpSend, seen: map[string]bool{}}
 }
 
 func (s *Service) now() time.Time { return s.opt.Now().UTC() }
@@ -159,6 +180,10 @@ func (s *Service) Sample(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fed, err := s.federatedCameras(ctx)
+	if err != nil {
+		return err
+	}
 	var firstErr error
 	keep := func(err error) {
 		if err != nil && firstErr == nil {
@@ -169,15 +194,32 @@ func (s *Service) Sample(ctx context.Context) error {
 		if st.Variant != media.Main {
 			continue
 		}
+		obj := "camera/" + st.CameraID
+		key := autoKey(CatCameraOffline, obj)
+		if fed[st.CameraID] {
+			// Watched by its own site. An incident this site opened for
+			// it before (from its idle on-demand source) is withdrawn.
+			if open[key] {
+				_, err := s.ResolveAuto(ctx, CatCameraOffline, obj, "camera watched by its own site")
+				keep(err)
+			}
+			continue
+		}
+		if st.Status == StatusOnline && (st.FPS > 0 || st.Bitrate > 0) && !s.seen[st.CameraID] && s.opt.OnFirstFrame != nil {
+			s.seen[st.CameraID] = true
+			at := st.Since
+			if at.IsZero() || at.After(now) {
+				at = now
+			}
+			s.opt.OnFirstFrame(ctx, st.CameraID, at)
+		}
 		prev, known := cur[st.CameraID]
 		since := now
 		if known && prev.Status == st.Status {
 			since = prev.Since
 		} else {
-			keep(s.recordTransition(ctx, st, now))
+			keep(s.recordTransition(ctx, s.opt.DB.Q(), st.CameraID, st.Status, st.LastError, now))
 		}
-		obj := "camera/" + st.CameraID
-		key := autoKey(CatCameraOffline, obj)
 		switch {
 		case down(st.Status) && now.Sub(since) >= s.opt.OfflineAfter && !open[key]:
 			detail := st.LastError
@@ -197,24 +239,50 @@ func (s *Service) Sample(ctx context.Context) error {
 	return firstErr
 }
 
-func (s *Service) recordTransition(ctx context.Context, st media.State, now time.Time) error {
-	ms := store.MS(now)
+// recordTransition stores a camera's new status at `at`, in q's
+// transaction when q is one (else in a transaction of its own).
+func (s *Service) recordTransition(ctx context.Context, q store.Q, cameraID, status, lastError string, at time.Time) error {
+	if tx, ok := q.(*store.Tx); ok {
+		return writeTransition(ctx, tx, cameraID, status, lastError, store.MS(at))
+	}
 	return s.opt.DB.InTx(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE camera_status SET status = ?, since = ?, last_error = ?, checked_at = ? WHERE camera_id = ?`,
-			st.Status, ms, st.LastError, ms, st.CameraID)
-		if err != nil {
+		return writeTransition(ctx, tx, cameraID, status, lastError, store.MS(at))
+	})
+}
+
+func writeTransition(ctx context.Context, tx store.Q, cameraID, status, lastError string, ms int64) error {
+	res, err := tx.Exec(ctx, `UPDATE camera_status SET status = ?, since = ?, last_error = ?, checked_at = ? WHERE camera_id = ?`,
+		status, ms, lastError, ms, cameraID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO camera_status (camera_id, status, since, last_error, checked_at) VALUES (?, ?, ?, ?, ?)`,
+			cameraID, status, ms, lastError, ms); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO camera_status (camera_id, status, since, last_error, checked_at) VALUES (?, ?, ?, ?, ?)`,
-				st.CameraID, st.Status, ms, st.LastError, ms); err != nil {
-				return err
-			}
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO camera_status_events (id, camera_id, status, at, last_error) VALUES (?, ?, ?, ?, ?)`,
+		newID("se-"), cameraID, status, ms, lastError)
+	return err
+}
+
+// federatedCameras is the set of lower sites' cameras (origin_site set).
+func (s *Service) federatedCameras(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.opt.DB.Q().Query(ctx, `SELECT id FROM cameras WHERE origin_site <> ''`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO camera_status_events (id, camera_id, status, at, last_error) VALUES (?, ?, ?, ?, ?)`,
-			newID("se-"), st.CameraID, st.Status, ms, st.LastError)
-		return err
-	})
+		out[id] = true
+	}
+	return out, rows.Err()
 }
 
 func (s *Service) statusMap(ctx context.Context) (map[string]CameraStatus, error) {
@@ -274,8 +342,12 @@ type Uptime struct {
 	Observed time.Duration `json:"observed_ns"`
 	Online   time.Duration `json:"online_ns"`
 	Down     time.Duration `json:"down_ns"`
+	// PlatformDown is the time the camera had a status while the platform
+	// itself was not running: it counts for neither side of Ratio.
+	PlatformDown time.Duration `json:"platform_down_ns"`
 	// Ratio is Online / (Online + Down); idle (unwatched on-demand) time
-	// counts for neither. -1 when nothing was observed.
+	// and the platform's own downtime count for neither. -1 when nothing
+	// was observed.
 	Ratio float64 `json:"ratio"`
 }
 
@@ -283,6 +355,7 @@ func (u *Uptime) add(o Uptime) {
 	u.Observed += o.Observed
 	u.Online += o.Online
 	u.Down += o.Down
+	u.PlatformDown += o.PlatformDown
 }
 
 func (u *Uptime) finish() {
@@ -294,7 +367,31 @@ func (u *Uptime) finish() {
 
 // CameraUptime walks a camera's transitions over [from, to). Time before the
 // first transition is unobserved; the last status holds until to (or now).
+// Time the platform itself was not running is left out (PlatformDown) for
+// this site's cameras; a lower site's camera has its status from its own
+// site, which kept watching while this one was down.
 func (s *Service) CameraUptime(ctx context.Context, cameraID string, from, to time.Time) (Uptime, error) {
+	cov, fed, err := s.uptimeBasis(ctx)
+	if err != nil {
+		return Uptime{From: from, To: to}, err
+	}
+	if fed[cameraID] {
+		cov = nil
+	}
+	return s.cameraUptime(ctx, cameraID, from, to, cov)
+}
+
+// uptimeBasis is the platform's running time and the federated cameras.
+func (s *Service) uptimeBasis(ctx context.Context) (coverage, map[string]bool, error) {
+	cov, err := s.platformCoverage(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	fed, err := s.federatedCameras(ctx)
+	return cov, fed, err
+}
+
+func (s *Service) cameraUptime(ctx context.Context, cameraID string, from, to time.Time, cov coverage) (Uptime, error) {
 	u := Uptime{From: from, To: to}
 	if now := s.now(); to.After(now) {
 		to = now
@@ -316,7 +413,12 @@ func (s *Service) CameraUptime(ctx context.Context, cameraID string, from, to ti
 		if status == "" || !b.After(a) {
 			return
 		}
-		d := b.Sub(a)
+		total := b.Sub(a)
+		d := time.Duration(cov.covered(store.MS(a), store.MS(b))) * time.Millisecond
+		if d > total {
+			d = total
+		}
+		u.PlatformDown += total - d
 		u.Observed += d
 		switch {
 		case status == StatusOnline:
@@ -337,8 +439,16 @@ func (s *Service) CameraUptime(ctx context.Context, cameraID string, from, to ti
 // GroupUptime sums the uptime of several cameras (a system, the site).
 func (s *Service) GroupUptime(ctx context.Context, cameraIDs []string, from, to time.Time) (Uptime, error) {
 	u := Uptime{From: from, To: to}
+	cov, fed, err := s.uptimeBasis(ctx)
+	if err != nil {
+		return u, err
+	}
 	for _, id := range cameraIDs {
-		c, err := s.CameraUptime(ctx, id, from, to)
+		cv := cov
+		if fed[id] {
+			cv = nil
+		}
+		c, err := s.cameraUptime(ctx, id, from, to, cv)
 		if err != nil {
 			return u, err
 		}
@@ -348,10 +458,14 @@ func (s *Service) GroupUptime(ctx context.Context, cameraIDs []string, from, to 
 	return u, nil
 }
 
-// Run samples, escalates and delivers notifications until ctx ends.
+// Run records the platform's run (StartRun, a beat each sample), samples,
+// escalates and delivers notifications until ctx ends.
 func (s *Service) Run(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = 10 * time.Second
+	}
+	if err := s.StartRun(ctx, s.opt.Node); err != nil && ctx.Err() == nil {
+		s.log.Warn("platform run not recorded", "err", err)
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -362,8 +476,15 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			// A clean stop ends the run where it stopped.
+			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = s.Beat(bctx)
+			cancel()
 			return
 		case <-t.C:
+			if err := s.Beat(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("platform run beat failed", "err", err)
+			}
 			if err := s.Sample(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("health sample failed", "err", err)
 			}

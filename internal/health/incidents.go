@@ -79,6 +79,10 @@ type Incident struct {
 	Version         int64     `json:"version"`
 	// Overdue: unresolved past the deadline, or resolved after it.
 	Overdue bool `json:"overdue"`
+	// OriginSite is the lower site that opened the incident and ships its
+	// state (a fault of one of its cameras); empty for this site's own.
+	// Only that site moves it.
+	OriginSite string `json:"origin_site,omitempty"`
 }
 
 // Active reports whether the fault is still unfixed.
@@ -107,14 +111,14 @@ var System = Actor{ID: "system", Name: "system"}
 
 const incCols = `id, category, source, object, camera_id, system_id, assigned_org_id, managing_org_id, title, description, state,
 	detected_at, deadline_at, reporter_id, reporter_name, reporter_org_id, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
-	resolution, closed_at, closed_by, escalation_level, version`
+	resolution, closed_at, closed_by, escalation_level, version, origin_site`
 
 func scanIncident(sc interface{ Scan(...any) error }) (Incident, error) {
 	var i Incident
 	var det, dl, ack, res, clo int64
 	err := sc.Scan(&i.ID, &i.Category, &i.Source, &i.Object, &i.CameraID, &i.SystemID, &i.AssignedOrgID, &i.ManagingOrgID,
 		&i.Title, &i.Description, &i.State, &det, &dl, &i.ReporterID, &i.ReporterName, &i.ReporterOrgID, &ack, &i.AcknowledgedBy,
-		&res, &i.ResolvedBy, &i.Resolution, &clo, &i.ClosedBy, &i.EscalationLevel, &i.Version)
+		&res, &i.ResolvedBy, &i.Resolution, &clo, &i.ClosedBy, &i.EscalationLevel, &i.Version, &i.OriginSite)
 	i.DetectedAt, i.DeadlineAt, i.AcknowledgedAt, i.ResolvedAt, i.ClosedAt = store.Time(det), store.Time(dl), store.Time(ack), store.Time(res), store.Time(clo)
 	return i, err
 }
@@ -481,6 +485,10 @@ func (s *Service) Transition(ctx context.Context, a Actor, id, action, note stri
 		if err != nil {
 			return err
 		}
+		if i.OriginSite != "" {
+			return &StateError{Field: "id", Code: "federated",
+				Msg: "sự cố do hệ thống cấp dưới " + i.OriginSite + " quản lý và xử lý / handled by lower site " + i.OriginSite}
+		}
 		allowed := false
 		for _, f := range tr.from {
 			allowed = allowed || f == i.State
@@ -543,8 +551,10 @@ func (s *Service) Transition(ctx context.Context, a Actor, id, action, note stri
 // returns how many were raised.
 func (s *Service) Escalate(ctx context.Context) (int, error) {
 	now := s.now()
+	// A shipped incident escalates at the site that handles it; its level
+	// arrives with its state.
 	rows, err := s.opt.DB.Q().Query(ctx, `SELECT `+incCols+` FROM incidents WHERE state IN ('open', 'acknowledged')
-		AND escalation_level < 2 AND deadline_at <= ? ORDER BY deadline_at`, store.MS(now.Add(s.opt.EscalateBefore)))
+		AND escalation_level < 2 AND deadline_at <= ? AND origin_site = '' ORDER BY deadline_at`, store.MS(now.Add(s.opt.EscalateBefore)))
 	if err != nil {
 		return 0, err
 	}

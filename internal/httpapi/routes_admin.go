@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/ed25519"
 	"net/http"
 	"time"
 
@@ -381,7 +382,7 @@ func (s *Server) routesAudit() {
 			Message string `json:"message"`
 		}
 	}
-	huma.Register(s.api, op(http.MethodGet, "/api/v1/audit/verify", "verify-audit", "Verify the audit chain and its signed checkpoints", "audit"),
+	huma.Register(s.api, op(http.MethodGet, "/api/v1/audit/verify", "verify-audit", "Verify the audit chain, its signed checkpoints and the heads witnessed outside the database", "audit"),
 		func(ctx context.Context, _ *struct{}) (*verifyOut, error) {
 			c, err := s.who(ctx, false)
 			if err != nil {
@@ -390,13 +391,18 @@ func (s *Server) routesAudit() {
 			if err := s.site(ctx, c, access.ReadAudit, "audit/verify"); err != nil {
 				return nil, err
 			}
-			rep, err := audit.Verify(ctx, s.DB, s.Audit.PublicKey())
+			// Held to the heads witnessed outside the database too.
+			files := []string{s.Cfg.AuditWitnessPath()}
+			if x := s.Cfg.Audit.ExternalWitnessFile; x != "" {
+				files = append(files, x)
+			}
+			rep, err := audit.VerifyFiles(ctx, s.DB, map[string]ed25519.PublicKey{s.Audit.KeyID(): s.Audit.PublicKey()}, s.Cfg.Site.ID, files...)
 			if err != nil {
 				return nil, s.internal(ctx, "audit verify", err)
 			}
 			out := &verifyOut{}
 			out.Body.Report = rep
-			msg := rep.Message()
+			msg := rep.Explain()
 			out.Body.Message = msg.VI
 			if c.lang == "en" {
 				out.Body.Message = msg.EN

@@ -138,8 +138,10 @@ func (s *Server) playbackErr(ctx context.Context, err error) error {
 }
 
 // auditPlay writes a playback start; origin names the lower site that
-// served a federated camera's footage (it audits the playback too).
-func (s *Server) auditPlay(ctx context.Context, c *caller, cameraID, proto, origin string, from, to time.Time) {
+// served a federated camera's footage (it audits the playback too). A start
+// whose entry cannot be written is refused: the error is the answer (507
+// disk_full when the disk is full).
+func (s *Server) auditPlay(ctx context.Context, c *caller, cameraID, proto, origin string, from, to time.Time) error {
 	d := map[string]any{"protocol": proto, "from": from.Format(time.RFC3339Nano), "to": to.Format(time.RFC3339Nano)}
 	if origin != "" {
 		d["origin_site"] = origin
@@ -147,8 +149,9 @@ func (s *Server) auditPlay(ctx context.Context, c *caller, cameraID, proto, orig
 	_, err := s.Audit.Append(ctx, s.DB.Q(), audit.Entry{ActorID: c.p.UserID, Actor: c.p.Username, Org: c.p.OrgID,
 		Action: "playback.start", Object: "camera/" + cameraID, Outcome: audit.OK, Remote: c.remote, Details: d})
 	if err != nil {
-		s.Log.Error("audit append failed", "err", err)
+		return s.internal(ctx, "audit playback.start", err)
 	}
+	return nil
 }
 
 type timelineOut struct {
@@ -313,7 +316,9 @@ func (s *Server) routesPlayback() {
 				if err != nil {
 					return nil, s.playbackErr(ctx, err)
 				}
-				s.auditPlay(ctx, c, in.ID, "hls", origin, from, to)
+				if err := s.auditPlay(ctx, c, in.ID, "hls", origin, from, to); err != nil {
+					return nil, err
+				}
 				return &huma.StreamResponse{Body: func(hctx huma.Context) {
 					hctx.SetHeader("Content-Type", "application/vnd.apple.mpegurl")
 					_, _ = hctx.BodyWriter().Write([]byte(pl))
@@ -330,7 +335,9 @@ func (s *Server) routesPlayback() {
 			if err != nil {
 				return nil, s.playbackErr(ctx, err)
 			}
-			s.auditPlay(ctx, c, in.ID, "hls", "", from, to)
+			if err := s.auditPlay(ctx, c, in.ID, "hls", "", from, to); err != nil {
+				return nil, err
+			}
 			return &huma.StreamResponse{Body: func(hctx huma.Context) {
 				hctx.SetHeader("Content-Type", "application/vnd.apple.mpegurl")
 				_, _ = hctx.BodyWriter().Write([]byte(pl))
@@ -634,8 +641,7 @@ func (s *Server) routesPlayback() {
 					r, w := humago.Unwrap(hctx)
 					if rg := r.Header.Get("Range"); rg == "" || strings.HasPrefix(rg, "bytes=0-") {
 						if err := s.Playback.AuditDownload(ctx, ex, c.person(), c.remote, part); err != nil {
-							s.Log.Error("audit append failed", "err", err)
-							writeAPIError(w, Err(c.lang, http.StatusInternalServerError, "internal", ""))
+							writeAPIError(w, asAPIError(s.internal(ctx, "audit download", err)))
 							return
 						}
 					}
@@ -807,7 +813,10 @@ func (s *Server) serveMP4(ctx context.Context, c *caller, cameraID, origin strin
 		defer done()
 		r, w := humago.Unwrap(hctx)
 		if rg := r.Header.Get("Range"); rg == "" || strings.HasPrefix(rg, "bytes=0-") {
-			s.auditPlay(ctx, c, cameraID, "mp4", origin, from, to)
+			if err := s.auditPlay(ctx, c, cameraID, "mp4", origin, from, to); err != nil {
+				writeAPIError(w, asAPIError(err))
+				return
+			}
 		}
 		h := w.Header()
 		h.Set("Content-Type", "video/mp4")

@@ -75,6 +75,20 @@ type Deps struct {
 	ONVIF  *onvif.Service
 	// Mounts are extra handlers (WHEP, HLS, the player page) by path prefix.
 	Mounts map[string]http.Handler
+	// Readiness, when set, adds the site's own checks to /readyz (can the
+	// database write, is the data volume above its reserve); any problem
+	// makes the site not ready.
+	Readiness func(ctx context.Context) []ReadyProblem
+}
+
+// ReadyProblem is one reason /readyz answers not ready: the check that
+// failed (database, data_dir), an error code of the catalogue (disk_full,
+// db_read_only, unavailable) and a detail in English for operators (free
+// bytes, the driver's error), never a secret.
+type ReadyProblem struct {
+	Check  string
+	Code   string
+	Detail string
 }
 
 // Server is the HTTP face of a site.
@@ -170,14 +184,44 @@ func (s *Server) Handler() http.Handler {
 // API exposes the huma API (OpenAPI tests).
 func (s *Server) API() huma.API { return s.api }
 
+// ready answers 200 when the site can serve: the database answers and
+// (Readiness) can write, and the data volume keeps its reserve. Otherwise
+// 503 not_ready with each reason in details, so a load balancer stops
+// sending work that would fail and an operator reads why.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
+	lang := i18n.FromRequest(r)
+	var probs []ReadyProblem
 	if err := s.DB.SQL.PingContext(ctx); err != nil {
-		writeAPIError(w, Err(i18n.FromRequest(r), http.StatusServiceUnavailable, "unavailable", "database"))
+		probs = append(probs, ReadyProblem{Check: "database", Code: "db_unavailable", Detail: err.Error()})
+	} else if s.Readiness != nil {
+		probs = append(probs, s.Readiness(ctx)...)
+	}
+	if len(probs) == 0 {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": string(s.DB.Engine)})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": string(s.DB.Engine)})
+	out := Err(lang, http.StatusServiceUnavailable, "not_ready", probs[0].Check)
+	for _, p := range probs {
+		msg := i18n.Text(lang, p.Code)
+		if p.Detail != "" {
+			msg += " (" + p.Detail + ")"
+		}
+		out.Details = append(out.Details, FieldDetail{Field: p.Check, Code: p.Code, Message: msg})
+	}
+	out.Message += ": " + out.Details[0].Message
+	writeAPIError(w, out)
+}
+
+// storageErr is the answer when the database cannot write (store.Unwritable
+// gave why): 507 disk_full or 503 db_read_only, never a bare 500 nor an
+// answer that blames the caller's credentials. The action was not done.
+func storageErr(lang i18n.Lang, why string) *APIError {
+	if why == store.DiskFull {
+		return Err(lang, http.StatusInsufficientStorage, store.DiskFull, "")
+	}
+	return Err(lang, http.StatusServiceUnavailable, why, "")
 }
 
 func (s *Server) recoverer(next http.Handler) http.Handler {
@@ -262,12 +306,18 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
 			tp, err := s.Auth.AuthenticateToken(r.Context(), strings.TrimSpace(strings.TrimPrefix(h, "Bearer ")))
 			if err != nil {
-				writeAPIError(w, Err(meta.lang, http.StatusUnauthorized, "unauthenticated", ""))
+				writeAPIError(w, s.credentialErr(meta.lang, err))
 				return
 			}
 			p = tp
 		} else if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
 			sp, err := s.Auth.Authenticate(r.Context(), c.Value)
+			if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+				// The session could not be checked (the database failed):
+				// say so, rather than 401 a user whose session is fine.
+				writeAPIError(w, s.credentialErr(meta.lang, err))
+				return
+			}
 			if err == nil {
 				meta.secret = c.Value
 				unsafe := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
@@ -283,6 +333,20 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// credentialErr answers a session or token check that failed: 401 when the
+// credential is bad, and when the check itself failed (the database) the
+// reason, so a full disk is not mistaken for an invalid token.
+func (s *Server) credentialErr(lang i18n.Lang, err error) *APIError {
+	if errors.Is(err, auth.ErrTokenInvalid) || errors.Is(err, auth.ErrUnauthenticated) {
+		return Err(lang, http.StatusUnauthorized, "unauthenticated", "")
+	}
+	if why := store.Unwritable(err); why != "" {
+		return storageErr(lang, why)
+	}
+	s.Log.Error("credential check failed", "err", err)
+	return Err(lang, http.StatusServiceUnavailable, "unavailable", "")
 }
 
 func metaOf(ctx context.Context) *reqMeta {
@@ -375,10 +439,16 @@ func (s *Server) deny(ctx context.Context, c *caller, a access.Action, object st
 }
 
 // internal logs err (never a secret: room errors do not carry any) and
-// answers 500 without detail.
+// answers 500 without detail, or, when the database could not write (a full
+// disk, a read-only database), 507 disk_full / 503 db_read_only: the action
+// was refused and the caller is told why.
 func (s *Server) internal(ctx context.Context, what string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return Err(metaOf(ctx).lang, 499, "bad_request", "")
+	}
+	if why := store.Unwritable(err); why != "" {
+		s.Log.Warn("request refused: the database cannot write", "what", what, "reason", why, "err", err)
+		return storageErr(metaOf(ctx).lang, why)
 	}
 	s.Log.Error("request failed", "what", what, "err", err)
 	return Err(metaOf(ctx).lang, http.StatusInternalServerError, "internal", "")
@@ -457,6 +527,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeAPIError(w http.ResponseWriter, e *APIError) { writeJSON(w, e.Status, e) }
+
+// asAPIError is err as the API's error (what internal and roomErr return),
+// for answers written by hand inside a streamed response.
+func asAPIError(err error) *APIError {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return &APIError{Status: http.StatusInternalServerError, Code: "internal", Message: i18n.Text(i18n.Default, "internal")}
+}
 
 // op is a huma operation with our conventions.
 func op(method, path, id, summary string, tags ...string) huma.Operation {

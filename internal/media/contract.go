@@ -70,6 +70,17 @@ type PublishRequest struct {
 // answers 401/403 and sends no packet.
 var ErrDenied = errors.New("media: access denied")
 
+// ErrNotAudited is returned (wrapped) by an Authorizer that would let a
+// reader in but cannot write the audit entry of its start: the reader is
+// refused, since a live view without its entry must not happen (fail
+// closed), and told why (HTTP 503 audit_unavailable, RTSP 503). When the
+// cause is a full disk the error also wraps ErrDiskFull (HTTP 507
+// disk_full).
+var (
+	ErrNotAudited = errors.New("media: the audit entry could not be written")
+	ErrDiskFull   = errors.New("media: disk full")
+)
+
 // Authorizer decides every reader start and every publish.
 type Authorizer interface {
 	AuthorizeRead(ctx context.Context, req ReadRequest) (ReadGrant, error)

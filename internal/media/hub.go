@@ -39,9 +39,14 @@ type Config struct {
 	// cameras nearly always have self-signed ones.
 	CameraTLS *tls.Config
 
-	ReadTimeout    time.Duration // upstream silence before reconnect; 10 s
-	BackoffMin     time.Duration // first reconnect delay; 1 s
-	BackoffMax     time.Duration // reconnect delay cap; 30 s
+	ReadTimeout time.Duration // upstream silence before reconnect; 10 s
+	BackoffMin  time.Duration // first reconnect delay; 1 s
+	// BackoffMax caps the reconnect delay; 2.5 s: footage resumes within
+	// 2.5 s (plus the camera's connect time and first keyframe) of a
+	// camera's return after an outage of any length, and a camera that is
+	// down is tried at most once every 1.25–2.5 s (equal jitter). See
+	// docs/design/0140-disk-full-and-reconnect.md.
+	BackoffMax     time.Duration
 	OnDemandLinger time.Duration // keep an on-demand camera after its last reader; 10 s
 	WaitReady      time.Duration // how long a new reader waits for the camera; 10 s
 	ReaderQueue    int           // units queued per reader before dropping; 256
@@ -74,7 +79,7 @@ func (c *Config) defaults() {
 	}
 	def(&c.ReadTimeout, 10*time.Second)
 	def(&c.BackoffMin, time.Second)
-	def(&c.BackoffMax, 30*time.Second)
+	def(&c.BackoffMax, 2500*time.Millisecond)
 	def(&c.OnDemandLinger, 10*time.Second)
 	def(&c.WaitReady, 10*time.Second)
 	def(&c.LogEvery, 10*time.Second)

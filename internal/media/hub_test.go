@@ -136,6 +136,17 @@ type env struct {
 
 func startEnv(t *testing.T, cams []sim.CameraSpec, srcs func(s *sim.Sim) []Source) *env {
 	t.Helper()
+	return startEnvWith(t, cams, srcs, Config{
+		ReadTimeout: 2 * time.Second,
+		BackoffMin:  100 * time.Millisecond,
+		BackoffMax:  500 * time.Millisecond,
+		WaitReady:   15 * time.Second,
+	})
+}
+
+// startEnvWith is startEnv with the hub's timing given (RTSPAddr is set).
+func startEnvWith(t *testing.T, cams []sim.CameraSpec, srcs func(s *sim.Sim) []Source, cfg Config) *env {
+	t.Helper()
 	e := &env{auth: newFakeAuth(), res: &fakeResolver{}}
 	var err error
 	e.sim, err = sim.Start(context.Background(), sim.Config{Addr: "127.0.0.1:0", User: "admin", Pass: "camPass123", Cameras: cams, Logger: testLogger(t)})
@@ -146,13 +157,8 @@ func startEnv(t *testing.T, cams []sim.CameraSpec, srcs func(s *sim.Sim) []Sourc
 	if srcs != nil {
 		e.res.srcs = srcs(e.sim)
 	}
-	e.hub, err = New(Config{
-		RTSPAddr:    "127.0.0.1:0",
-		ReadTimeout: 2 * time.Second,
-		BackoffMin:  100 * time.Millisecond,
-		BackoffMax:  500 * time.Millisecond,
-		WaitReady:   15 * time.Second,
-	}, e.res, e.auth, testLogger(t), prometheus.NewRegistry())
+	cfg.RTSPAddr = "127.0.0.1:0"
+	e.hub, err = New(cfg, e.res, e.auth, testLogger(t), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

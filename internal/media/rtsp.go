@@ -163,8 +163,15 @@ func (rh *rtspHandler) authorizeRead(conn *gortsplib.ServerConn, cameraID string
 		CameraID: cameraID, Variant: v, Protocol: ProtoRTSP, Token: token, Remote: remote,
 	})
 	if err != nil {
-		rh.logRefusal("denied", remote, path, err)
 		h.m.authFailures.WithLabelValues(string(ProtoRTSP)).Inc()
+		if !errors.Is(err, ErrDenied) {
+			rh.logRefusal("unavailable", remote, path, err)
+			// Not a refusal of the reader but a failure to decide or to
+			// record it (a full disk): 503 with the reason in the status
+			// line, which players print.
+			return nil, &base.Response{StatusCode: base.StatusServiceUnavailable, StatusMessage: unavailableReason(err)}, err
+		}
+		rh.logRefusal("denied", remote, path, err)
 		return nil, &base.Response{StatusCode: base.StatusForbidden}, err
 	}
 	s, err := h.lookup(cameraID, v)
@@ -433,4 +440,17 @@ func (rh *rtspHandler) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCt
 func (rh *rtspHandler) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
 	// A reader's socket is slower than the stream: gortsplib drops for it.
 	rh.h.m.droppedUnits.WithLabelValues("rtsp_socket").Inc()
+}
+
+// unavailableReason is the RTSP status line of a reader refused for want of
+// a working site (not of a right): Vietnamese first, then English (RTSP
+// text is UTF-8).
+func unavailableReason(err error) string {
+	switch {
+	case errors.Is(err, ErrDiskFull):
+		return "Hết dung lượng đĩa, không ghi được nhật ký - Disk full, the live view cannot be audited"
+	case errors.Is(err, ErrNotAudited):
+		return "Không ghi được nhật ký - The audit log cannot be written"
+	}
+	return "Service Unavailable"
 }

@@ -93,7 +93,9 @@ type stream struct {
 
 	mu         sync.Mutex
 	status     string
-	statusGen  uint64
+	onlineGen  uint64 // +1 each time the stream goes online
+	graceArmed bool   // an offline-grace timer runs for the current outage
+	attempt    int    // failed reconnects in a row (the back-off's exponent)
 	lastErr    string
 	since      time.Time
 	ready      chan struct{} // closed while online with a description
@@ -207,12 +209,18 @@ func (s *stream) setStatusLocked(status string, err string) {
 	if err != "" || status == StatusOnline {
 		s.lastErr = err
 	}
-	s.statusGen++
-	if status == StatusOffline && s.hub.cfg.OfflineGrace > 0 {
-		gen := s.statusGen
+	// The grace runs from the start of an outage, once: the failed
+	// reconnects that follow (offline, connecting, offline…) must not
+	// re-arm it, or viewers of a camera that stays down are never ended.
+	if status == StatusOffline && s.hub.cfg.OfflineGrace > 0 && !s.graceArmed {
+		s.graceArmed = true
+		gen := s.onlineGen
 		time.AfterFunc(s.hub.cfg.OfflineGrace, func() { s.endViewersIfStillOffline(gen) })
 	}
 	if status == StatusOnline {
+		s.onlineGen++
+		s.graceArmed = false
+		s.attempt = 0
 		select {
 		case <-s.ready:
 		default:
@@ -230,15 +238,18 @@ func (s *stream) setStatusLocked(status string, err string) {
 }
 
 // endViewersIfStillOffline ends the viewers (not the node's own recorder or
-// relay) of a stream that stayed offline for the grace period: a player
-// staring at a frozen picture for minutes is worse than a clear end it can
-// retry on. Internal readers stay attached and resume with continuous PTS.
+// relay) of a stream that has not been online since the outage began
+// (generation gen) for the grace period, whatever its reconnects did
+// meanwhile: a player staring at a frozen picture for minutes is worse than
+// a clear end it can retry on. Internal readers stay attached and resume
+// with continuous PTS.
 func (s *stream) endViewersIfStillOffline(gen uint64) {
 	s.mu.Lock()
-	if s.statusGen != gen || s.status != StatusOffline {
+	if s.onlineGen != gen || s.status == StatusOnline {
 		s.mu.Unlock()
-		return
+		return // back within the grace
 	}
+	s.graceArmed = false // a later outage (after a reconnect) gets its own grace
 	var rs []*reader
 	for r := range s.readers {
 		if !r.internal {
@@ -407,6 +418,9 @@ func (s *stream) pullLoop() {
 		}
 		wait := backoff(attempt, s.hub.cfg.BackoffMin, s.hub.cfg.BackoffMax)
 		attempt++
+		s.mu.Lock()
+		s.attempt = attempt
+		s.mu.Unlock()
 		if ok, n := s.hub.rl.allow("upstream:" + s.cameraID + "/" + string(s.variant)); ok {
 			s.log.Warn("camera stream offline", "error", msg, "retry_in", wait.Round(time.Millisecond), "suppressed", n)
 		}

@@ -133,18 +133,24 @@ func parsePath(p string) (cameraID string, v Variant, push bool, ok bool) {
 }
 
 // backoff returns the wait before reconnect attempt n (0-based): exponential
-// from min to max with "equal jitter", so cameras that fell at once (a switch
-// reboot) do not all come back in lockstep.
+// from min to max with "equal jitter" (between half the ceiling and the
+// ceiling), so cameras that fell at once (a switch reboot) do not all come
+// back in lockstep. The ceiling is capped at max, so a camera back from any
+// outage is tried again within max, and one that stays down is tried at
+// most once every max/2.
 func backoff(n int, min, max time.Duration) time.Duration {
-	d := min
-	for i := 0; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
+	d := backoffCeil(n, min, max)
 	half := d / 2
 	return half + time.Duration(rand.Int64N(int64(half)+1))
+}
+
+// backoffCeil is backoff's ceiling for attempt n: min·2ⁿ, at most max.
+func backoffCeil(n int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 0; i < n && d < hi; i++ {
+		d *= 2
+	}
+	return min(d, hi)
 }
 
 // rateLog drops repeats of the same log key within an interval and reports

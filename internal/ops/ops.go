@@ -36,9 +36,11 @@ type Options struct {
 	AdminPasswordMaxAge time.Duration
 	// RetentionDays is the site's configured retention (for the report).
 	RetentionDays int
-	// CameraRetention gives each camera's effective retention and oldest
-	// footage (the recorder's view) for the report; nil leaves it out.
-	CameraRetention func(ctx context.Context) ([]CameraRetention, error)
+	// CameraRetention gives each of the site's cameras its effective
+	// retention, its oldest footage and the footage held since `since`
+	// (Kept), from the segment index, for the report; nil leaves it out
+	// (and the report cannot call the site's retention compliant).
+	CameraRetention func(ctx context.Context, since time.Time) ([]CameraRetention, error)
 	// ConnectDeadline: a camera installed or changed connects to tier 1
 	// within this (R-FED-2); 5 days.
 	ConnectDeadline time.Duration

@@ -79,6 +79,8 @@ type env struct {
 	svc *ops.Service
 	as  *auth.Service
 	db  *store.DB
+	// retention is what the segment index holds, as the app reports it.
+	retention []ops.CameraRetention
 }
 
 var admin = ops.Actor{ID: "u-admin", Name: "admin", OrgID: "so"}
@@ -93,7 +95,10 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	e.as = auth.New(db, e.au, sealer, auth.Policy{Argon2: auth.TestArgon2, AdminPasswordMaxAge: 90 * 24 * time.Hour})
 	e.hs = health.New(health.Options{DB: db, Audit: e.au, Now: e.clk.Now})
 	e.svc = ops.New(ops.Options{DB: db, Audit: e.au, Auth: e.as, Health: e.hs, Now: e.clk.Now, RetentionDays: 30,
-		AdminPasswordMaxAge: 90 * 24 * time.Hour})
+		AdminPasswordMaxAge: 90 * 24 * time.Hour,
+		CameraRetention: func(context.Context, time.Time) ([]ops.CameraRetention, error) {
+			return append([]ops.CameraRetention(nil), e.retention...), nil
+		}})
 	return e
 }
 
@@ -276,9 +281,31 @@ func TestInstallationConsentsAndReport(t *testing.T) {
 		if over, _ := e.svc.Plans(ctx, true); len(over) != 0 {
 			t.Fatalf("the recorded plan is still overdue: %+v", over)
 		}
+		// Retention from the index, not the policy: c1 holds 40 days
+		// (of which 29 in the last 30: a day of gap), c2 nothing, c3 12
+		// days although its policy says 30.
+		now = e.clk.Now()
+		e.retention = []ops.CameraRetention{
+			{CameraID: "c1", Mode: "always", RetentionDays: 30, OldestFootage: now.Add(-40 * 24 * time.Hour), Kept: 29 * 24 * time.Hour},
+			{CameraID: "c2", Mode: "always", RetentionDays: 30},
+			{CameraID: "c3", Mode: "always", RetentionDays: 30, OldestFootage: now.Add(-12 * 24 * time.Hour), Kept: 12 * 24 * time.Hour},
+		}
 		r, err := e.svc.BuildReport(ctx, 2025, time.UTC)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if r.RetentionCompliant || r.RetentionNonCompliant != 2 || r.FootageDaysMin != 0 || len(r.RetentionByCamera) != 3 {
+			t.Fatalf("retention: compliant %v, %d non-compliant, least footage %v days", r.RetentionCompliant, r.RetentionNonCompliant, r.FootageDaysMin)
+		}
+		for i, want := range []struct {
+			status string
+			days   float64
+			gap    float64
+		}{{"ok", 40, 24}, {"no_footage", 0, 0}, {"short", 12, 0}} {
+			c := r.RetentionByCamera[i]
+			if c.Status != want.status || c.Compliant != (want.status == "ok") || c.FootageDays != want.days || c.GapHours != want.gap {
+				t.Errorf("%s: %+v, want status %s, %v days, %v h of gap", c.CameraID, c, want.status, want.days, want.gap)
+			}
 		}
 		if r.Cameras != 2 || r.CamerasConnected != 1 || r.ConnectionRate != 50 || len(r.ConnectOverdue) != 1 || r.ConnectOverdue[0] != "c2" {
 			t.Fatalf("connection figures: %+v", r)
@@ -286,7 +313,7 @@ func TestInstallationConsentsAndReport(t *testing.T) {
 		if r.Incidents != 3 || r.IncidentsResolved != 2 || r.IncidentsInTime != 1 || r.IncidentsInTimePct != 50 || r.IncidentsOpenLate != 1 {
 			t.Fatalf("incident figures: %+v", r)
 		}
-		if r.MaintenanceDone != 1 || r.MaintenanceSpent != 450_000 || r.MaintenanceOverdue != 0 || !r.RetentionCompliant {
+		if r.MaintenanceDone != 1 || r.MaintenanceSpent != 450_000 || r.MaintenanceOverdue != 0 {
 			t.Fatalf("maintenance figures: %+v", r)
 		}
 		// Next due 2025-08-29, then every 91 days: 2026 holds 4 occurrences.

@@ -18,20 +18,28 @@ type Report struct {
 	To          time.Time `json:"to"`
 	GeneratedAt time.Time `json:"generated_at"`
 
-	Cameras            int      `json:"cameras"`
-	CamerasConnected   int      `json:"cameras_connected" doc:"cameras that reached tier 1 at least once"`
-	ConnectionRate     float64  `json:"connection_rate_pct"`
-	ConnectOverdue     []string `json:"connect_overdue" doc:"installed or changed more than 5 days ago and not connected (R-FED-2)"`
-	UptimePct          float64  `json:"uptime_pct" doc:"-1 when nothing was observed"`
-	Incidents          int      `json:"incidents"`
-	IncidentsResolved  int      `json:"incidents_resolved"`
-	IncidentsInTime    int      `json:"incidents_within_deadline"`
-	IncidentsInTimePct float64  `json:"incidents_within_deadline_pct" doc:"of the resolved ones; -1 when none"`
-	IncidentsOpenLate  int      `json:"incidents_open_overdue"`
-	RetentionDays      int      `json:"retention_days"`
-	RetentionCompliant bool     `json:"retention_compliant" doc:"the site and every camera keep at least 30 days (R-OPS-2)"`
+	Cameras          int      `json:"cameras"`
+	CamerasConnected int      `json:"cameras_connected" doc:"cameras connected at least once: this site's own from their first frame, a lower site's from their first online status shipped up"`
+	ConnectionRate   float64  `json:"connection_rate_pct"`
+	ConnectOverdue   []string `json:"connect_overdue" doc:"installed or changed more than 5 days ago and not connected (R-FED-2)"`
+	UptimePct        float64  `json:"uptime_pct" doc:"online share of the time the platform was running; -1 when nothing was observed"`
+	// PlatformDown is the platform's own downtime in the year (up to now),
+	// left out of UptimePct and shown here.
+	PlatformDownHours  float64 `json:"platform_down_hours"`
+	PlatformDownSpans  int     `json:"platform_down_spans" doc:"how many times the platform was down"`
+	Incidents          int     `json:"incidents"`
+	IncidentsResolved  int     `json:"incidents_resolved"`
+	IncidentsInTime    int     `json:"incidents_within_deadline"`
+	IncidentsInTimePct float64 `json:"incidents_within_deadline_pct" doc:"of the resolved ones; -1 when none"`
+	IncidentsOpenLate  int     `json:"incidents_open_overdue"`
+	RetentionDays      int     `json:"retention_days" doc:"configured"`
+	RetentionCompliant bool    `json:"retention_compliant" doc:"every camera of the site holds at least 30 days of footage in the index (R-OPS-2)"`
+	// FootageDaysMin is the least footage any of the site's cameras holds
+	// (days from its oldest indexed segment to now): the retention kept, not
+	// the one configured. -1 when the site has no camera to record.
+	FootageDaysMin float64 `json:"footage_days_min"`
 	// RetentionByCamera is each camera's effective recording policy and the
-	// footage it holds (from the recorder), when the site records.
+	// footage it holds (from the segment index), when the site records.
 	RetentionByCamera     []CameraRetention `json:"retention_by_camera"`
 	RetentionNonCompliant int               `json:"retention_cameras_non_compliant"`
 	ReviewCampaigns       int               `json:"review_campaigns_closed"`
@@ -43,14 +51,57 @@ type Report struct {
 	Cost                  Estimate          `json:"cost_estimate_next_year"`
 }
 
-// CameraRetention is one camera's retention as the recorder applies it.
+// CameraRetention is one camera's retention: its policy as the recorder
+// applies it and the footage its segment index holds.
 type CameraRetention struct {
 	CameraID      string    `json:"camera_id"`
 	Mode          string    `json:"mode" doc:"always, schedule or off"`
-	RetentionDays int       `json:"retention_days"`
+	RetentionDays int       `json:"retention_days" doc:"configured"`
 	OldestFootage time.Time `json:"oldest_footage,omitzero"`
 	FootageDays   float64   `json:"footage_days" doc:"days between the oldest footage held and now"`
-	Compliant     bool      `json:"compliant" doc:"recording is on and footage is kept at least 30 days"`
+	// Kept is the footage held in the required window (the last 30 days),
+	// from the index (filled by CameraRetention).
+	Kept time.Duration `json:"-"`
+	// GapHours is the time without footage in the required window since
+	// the oldest footage (camera offline, recording stopped, footage lost).
+	GapHours  float64 `json:"gap_hours"`
+	Compliant bool    `json:"compliant" doc:"recording on, policy at least 30 days, and footage held for at least 30 days"`
+	// Status says why: ok, off (not recording), policy_short (kept less
+	// than 30 days by policy), no_footage, short (less than 30 days held).
+	Status string `json:"status"`
+}
+
+// RequiredRetention is the regulation's minimum (R-OPS-2).
+const RequiredRetention = 30 * 24 * time.Hour
+
+// retentionSlack: retention deletes whole segments, and the oldest kept
+// may start a little after the 30-day mark.
+const retentionSlack = time.Hour
+
+// judge sets the camera's derived fields from what the index holds.
+func (c *CameraRetention) judge(now time.Time) {
+	if !c.OldestFootage.IsZero() {
+		c.FootageDays = math.Round(10*now.Sub(c.OldestFootage).Hours()/24) / 10
+		start := now.Add(-RequiredRetention)
+		if c.OldestFootage.After(start) {
+			start = c.OldestFootage
+		}
+		win := now.Sub(start)
+		c.GapHours = math.Round(10*max(win-c.Kept, 0).Hours()) / 10
+	}
+	switch {
+	case c.Mode == "off":
+		c.Status = "off"
+	case c.RetentionDays < 30:
+		c.Status = "policy_short"
+	case c.OldestFootage.IsZero():
+		c.Status = "no_footage"
+	case now.Sub(c.OldestFootage) < RequiredRetention-retentionSlack:
+		c.Status = "short"
+	default:
+		c.Status = "ok"
+	}
+	c.Compliant = c.Status == "ok"
 }
 
 // Estimate is next year's cost (whole VND) from the records.
@@ -82,18 +133,22 @@ func (s *Service) BuildReport(ctx context.Context, year int, loc *time.Location)
 	to := from.AddDate(1, 0, 0)
 	now := s.now()
 	r := &Report{Year: year, From: from, To: to, GeneratedAt: now, ConnectOverdue: []string{}, RetentionDays: s.opt.RetentionDays}
-	r.RetentionCompliant = s.opt.RetentionDays >= 30
+	// Retention is judged from the footage the index holds, not from the
+	// configuration: a camera with no footage, or less than 30 days of it,
+	// does not comply, whatever its policy says.
+	r.RetentionCompliant = s.opt.RetentionDays >= 30 && s.opt.CameraRetention != nil
 	r.RetentionByCamera = []CameraRetention{}
+	r.FootageDaysMin = -1
 	if s.opt.CameraRetention != nil {
-		cr, err := s.opt.CameraRetention(ctx)
+		cr, err := s.opt.CameraRetention(ctx, now.Add(-RequiredRetention))
 		if err != nil {
 			return nil, err
 		}
 		for i := range cr {
 			c := &cr[i]
-			c.Compliant = c.Mode != "off" && c.RetentionDays >= 30
-			if !c.OldestFootage.IsZero() {
-				c.FootageDays = math.Round(10*now.Sub(c.OldestFootage).Hours()/24) / 10
+			c.judge(now)
+			if c.Mode != "off" && (r.FootageDaysMin < 0 || c.FootageDays < r.FootageDaysMin) {
+				r.FootageDaysMin = c.FootageDays
 			}
 			if !c.Compliant {
 				r.RetentionNonCompliant++
@@ -141,6 +196,12 @@ func (s *Service) BuildReport(ctx context.Context, year int, loc *time.Location)
 		if u.Ratio >= 0 {
 			r.UptimePct = math.Round(u.Ratio*1000) / 10
 		}
+		d, err := s.opt.Health.Downtime(ctx, from, to)
+		if err != nil {
+			return nil, err
+		}
+		r.PlatformDownHours = math.Round(10*d.Down.Hours()) / 10
+		r.PlatformDownSpans = len(d.Spans)
 		incs, err := s.opt.Health.List(ctx, health.Filter{From: from, To: to, Limit: 5000})
 		if err != nil {
 			return nil, err
@@ -222,12 +283,15 @@ func (r *Report) Rows() [][]string {
 		{"Tỷ lệ kết nối (%) / Connection rate", f(r.ConnectionRate)},
 		{"Quá hạn kết nối 5 ngày / Connection overdue", d(len(r.ConnectOverdue))},
 		{"Thời gian hoạt động (%) / Uptime", f(r.UptimePct)},
+		{"Nền tảng ngừng hoạt động (giờ) / Platform downtime (hours)", fmt.Sprintf("%.1f", r.PlatformDownHours)},
+		{"Số lần nền tảng ngừng / Platform outages", d(r.PlatformDownSpans)},
 		{"Sự cố / Incidents", d(r.Incidents)},
 		{"Đã khắc phục / Resolved", d(r.IncidentsResolved)},
 		{"Khắc phục trong hạn / Within deadline", d(r.IncidentsInTime)},
 		{"Tỷ lệ trong hạn (%) / Within deadline", f(r.IncidentsInTimePct)},
 		{"Đang quá hạn / Open overdue", d(r.IncidentsOpenLate)},
-		{"Lưu trữ (ngày) / Retention days", d(r.RetentionDays)},
+		{"Lưu trữ cấu hình (ngày) / Retention configured (days)", d(r.RetentionDays)},
+		{"Dữ liệu lưu ít nhất (ngày) / Least footage held (days)", f(r.FootageDaysMin)},
 		{"Đạt lưu trữ 30 ngày / Retention compliant", fmt.Sprint(r.RetentionCompliant)},
 		{"Camera chưa đạt lưu trữ / Cameras below retention", d(r.RetentionNonCompliant)},
 		{"Đợt rà soát tài khoản / Account reviews", d(r.ReviewCampaigns)},

@@ -27,6 +27,18 @@ func TestHelperRecorderProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if os.Getenv("VIGIL_REC_HELPER_MODE") == "reconcile" {
+		// The start reconcile alone, as `vigil serve` runs it first.
+		lg, _, _ := recordtest.NewAudit(db)
+		rec, err := record.New(record.Options{Folders: []record.Folder{{Name: "disk1", Path: os.Getenv("VIGIL_REC_HELPER_DIR")}}}, db, lg, nil, recordtest.Logger(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rec.Reconcile(context.Background(), true); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	opt := fastOpts()
 	// 3 s segments of 1 s fragments: an open segment has whole fragments
 	// on disk most of the time, which the parent waits for.

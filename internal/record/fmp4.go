@@ -71,6 +71,7 @@ type Frag struct {
 	Size   int64 // moof+mdat
 	Run
 	Audio Run
+	mdat  int64 // file offset of the mdat's payload
 }
 
 // Run is one track's samples in a fragment.
@@ -149,30 +150,73 @@ func readBoxHdr(r io.ReaderAt, off, limit int64) (boxHdr, error) {
 // and every whole fragment's sample table. A partial tail is not an error
 // (Valid < Size tells it); anything else malformed is.
 func ScanFile(r io.ReaderAt, size int64) (*FileInfo, error) {
+	fi, off, err := scanInit(r, size)
+	if err != nil {
+		return nil, err
+	}
+	for off < size && len(fi.Frags) < maxFragCount {
+		h, err := readBoxHdr(r, off, size)
+		if err != nil {
+			break // partial tail
+		}
+		if h.typ != "moof" {
+			if skippable(h.typ) {
+				off += h.size
+				fi.Valid = off
+				continue
+			}
+			return fi, fmt.Errorf("record: unexpected box %q at %d", h.typ, off)
+		}
+		fr, partial, err := fragAt(r, off, size, fi)
+		if partial {
+			break
+		}
+		if err != nil {
+			return fi, err
+		}
+		fi.add(fr)
+		off += fr.Size
+	}
+	return fi, nil
+}
+
+func skippable(typ string) bool { return typ == "free" || typ == "skip" || typ == "udta" }
+
+// add appends a whole fragment to the scan.
+func (fi *FileInfo) add(fr Frag) {
+	fi.Frags = append(fi.Frags, fr)
+	fi.Ticks = fr.BaseTime + fr.Ticks()
+	fi.Frames += len(fr.Samples)
+	fi.AudioSamples += len(fr.Audio.Samples)
+	fi.Valid = fr.Offset + fr.Size
+}
+
+// scanInit reads the init (ftyp+moov) and returns where fragments start.
+func scanInit(r io.ReaderAt, size int64) (*FileInfo, int64, error) {
 	fi := &FileInfo{Size: size}
 	var off int64
 	// ftyp, moov
 	for _, want := range []string{"ftyp", "moov"} {
 		h, err := readBoxHdr(r, off, size)
 		if err != nil || h.typ != want {
-			return nil, ErrNotSegment
+			return nil, 0, ErrNotSegment
 		}
 		off += h.size
 	}
 	if off > maxInitSize {
-		return nil, ErrNotSegment
+		return nil, 0, ErrNotSegment
 	}
 	fi.Init = make([]byte, off)
 	if _, err := r.ReadAt(fi.Init, 0); err != nil {
-		return nil, ErrNotSegment
+		return nil, 0, ErrNotSegment
 	}
 	var init fmp4.Init
 	if err := init.Unmarshal(bytes.NewReader(fi.Init)); err != nil || len(init.Tracks) < 1 || len(init.Tracks) > 2 {
-		return nil, fmt.Errorf("%w: bad moov", ErrNotSegment)
+		return nil, 0, fmt.Errorf("%w: bad moov", ErrNotSegment)
 	}
 	vt := init.Tracks[0]
 	if vt.ID != videoTrackID {
-		return nil, fmt.Errorf("%w: track 1 is not first", ErrNotSegment)
+		return nil, 0, fmt.Errorf("%w: track 1 is not first", ErrNotSegment)
 	}
 	fi.TimeScale = vt.TimeScale
 	switch vt.Codec.(type) {
@@ -181,15 +225,15 @@ func ScanFile(r io.ReaderAt, size int64) (*FileInfo, error) {
 	case *codecs.H265:
 		fi.Codec = "H265"
 	default:
-		return nil, fmt.Errorf("%w: unsupported codec", ErrNotSegment)
+		return nil, 0, fmt.Errorf("%w: unsupported codec", ErrNotSegment)
 	}
 	if fi.TimeScale == 0 {
-		return nil, fmt.Errorf("%w: zero time scale", ErrNotSegment)
+		return nil, 0, fmt.Errorf("%w: zero time scale", ErrNotSegment)
 	}
 	if len(init.Tracks) == 2 {
 		at := init.Tracks[1]
 		if at.ID != audioTrackID || at.TimeScale == 0 {
-			return nil, fmt.Errorf("%w: bad audio track", ErrNotSegment)
+			return nil, 0, fmt.Errorf("%w: bad audio track", ErrNotSegment)
 		}
 		fi.Audio = &AudioInfo{TimeScale: at.TimeScale}
 		switch at.Codec.(type) {
@@ -198,63 +242,57 @@ func ScanFile(r io.ReaderAt, size int64) (*FileInfo, error) {
 		case *codecs.LPCM:
 			fi.Audio.Codec = "LPCM"
 		default:
-			return nil, fmt.Errorf("%w: unsupported audio codec", ErrNotSegment)
+			return nil, 0, fmt.Errorf("%w: unsupported audio codec", ErrNotSegment)
 		}
 	}
 	fi.Valid = off
-	for off < size && len(fi.Frags) < maxFragCount {
-		h, err := readBoxHdr(r, off, size)
-		if err != nil {
-			break // partial tail
-		}
-		if h.typ != "moof" {
-			if h.typ == "free" || h.typ == "skip" || h.typ == "udta" {
-				off += h.size
-				fi.Valid = off
-				continue
-			}
-			return fi, fmt.Errorf("record: unexpected box %q at %d", h.typ, off)
-		}
-		if h.size > maxFragSize {
-			return fi, fmt.Errorf("record: moof too large at %d", off)
-		}
-		moof := make([]byte, h.size)
-		if _, err := r.ReadAt(moof, off); err != nil {
-			break
-		}
-		md, err := readBoxHdr(r, off+h.size, size)
-		if err != nil {
-			break // mdat not (fully) written
-		}
-		if md.typ != "mdat" {
-			return fi, fmt.Errorf("record: moof without mdat at %d", off)
-		}
-		fr, err := ParseMoof(moof[h.hdr:])
-		if err != nil {
-			return fi, fmt.Errorf("record: fragment at %d: %w", off, err)
-		}
-		fr.Offset = off
-		fr.Size = h.size + md.size
-		if fr.Audio.Samples != nil && fi.Audio == nil {
-			return fi, fmt.Errorf("record: fragment at %d: audio samples without an audio track", off)
-		}
-		for _, run := range []*Run{&fr.Run, &fr.Audio} {
-			if run.Samples == nil {
-				continue
-			}
-			run.Data += off
-			if run.Data < off+h.size+md.hdr || run.Data+run.bytes() > off+fr.Size {
-				return fi, fmt.Errorf("record: fragment at %d: samples outside mdat", off)
-			}
-		}
-		fi.Frags = append(fi.Frags, fr)
-		fi.Ticks = fr.BaseTime + fr.Ticks()
-		fi.Frames += len(fr.Samples)
-		fi.AudioSamples += len(fr.Audio.Samples)
-		off += fr.Size
-		fi.Valid = off
+	return fi, off, nil
+}
+
+// fragAt reads the moof+mdat at off. partial: it does not fit in the file
+// (a torn tail, or a header that is not one); err: it is malformed.
+func fragAt(r io.ReaderAt, off, size int64, fi *FileInfo) (fr Frag, partial bool, err error) {
+	h, err := readBoxHdr(r, off, size)
+	if err != nil {
+		return fr, true, nil
 	}
-	return fi, nil
+	if h.typ != "moof" {
+		return fr, false, fmt.Errorf("record: unexpected box %q at %d", h.typ, off)
+	}
+	if h.size > maxFragSize {
+		return fr, false, fmt.Errorf("record: moof too large at %d", off)
+	}
+	moof := make([]byte, h.size)
+	if _, err := r.ReadAt(moof, off); err != nil {
+		return fr, true, nil
+	}
+	md, err := readBoxHdr(r, off+h.size, size)
+	if err != nil {
+		return fr, true, nil // mdat not (fully) written
+	}
+	if md.typ != "mdat" {
+		return fr, false, fmt.Errorf("record: moof without mdat at %d", off)
+	}
+	fr, err = ParseMoof(moof[h.hdr:])
+	if err != nil {
+		return fr, false, fmt.Errorf("record: fragment at %d: %w", off, err)
+	}
+	fr.Offset = off
+	fr.Size = h.size + md.size
+	fr.mdat = off + h.size + md.hdr
+	if fr.Audio.Samples != nil && fi.Audio == nil {
+		return fr, false, fmt.Errorf("record: fragment at %d: audio samples without an audio track", off)
+	}
+	for _, run := range []*Run{&fr.Run, &fr.Audio} {
+		if run.Samples == nil {
+			continue
+		}
+		run.Data += off
+		if run.Data < off+h.size+md.hdr || run.Data+run.bytes() > off+fr.Size {
+			return fr, false, fmt.Errorf("record: fragment at %d: samples outside mdat", off)
+		}
+	}
+	return fr, false, nil
 }
 
 // ParseMoof reads the payload of a moof box (without its header) as the
@@ -463,22 +501,46 @@ func eachBox(b []byte, fn func(typ string, payload []byte) error) error {
 	return nil
 }
 
-// segmentFile is a segment being written.
+// segFile is the file under a segment being written: an *os.File, or in
+// tests a writer that fails on purpose.
+type segFile interface {
+	io.Writer
+	Sync() error
+	Truncate(size int64) error
+	Seek(offset int64, whence int) (int64, error)
+	Close() error
+}
+
+func openSegFile(path string) (segFile, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+}
+
+// segmentFile is a segment being written. Its size is always the end of the
+// last whole fragment: a write that fails (ENOSPC, EIO, a short write, a
+// failed fsync) is cut off again, so a later fragment is never appended
+// after a partial one.
 type segmentFile struct {
-	f      *os.File
+	f      segFile
 	path   string
 	size   int64
 	seq    uint32
 	sync   bool
 	buf    seekablebuffer.Buffer
 	frames int
+	// broken: a failed write could not be cut off (the file holds a
+	// partial fragment after size); nothing more is written to it, and
+	// reconcile cuts the tail.
+	broken error
 }
 
-func createSegment(path string, init *fmp4.Init, sync bool) (*segmentFile, error) {
+func createSegment(path string, init *fmp4.Init, sync bool, open func(string) (segFile, error)) (*segmentFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if open == nil {
+		open = openSegFile
+	}
+	f, err := open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -488,7 +550,7 @@ func createSegment(path string, init *fmp4.Init, sync bool) (*segmentFile, error
 		os.Remove(path)
 		return nil, err
 	}
-	if err := s.flushBuf(); err != nil {
+	if err := s.commit(); err != nil {
 		f.Close()
 		os.Remove(path)
 		return nil, err
@@ -499,34 +561,60 @@ func createSegment(path string, init *fmp4.Init, sync bool) (*segmentFile, error
 	return s, nil
 }
 
-func (s *segmentFile) flushBuf() error {
-	n, err := s.f.Write(s.buf.Bytes())
-	s.size += int64(n)
-	s.buf.Reset()
-	_, _ = s.buf.Seek(0, io.SeekStart)
-	if err != nil {
-		return err
+// commit writes the buffered bytes wholly or not at all: on any failure the
+// file is cut back to its last whole fragment.
+func (s *segmentFile) commit() error {
+	b := s.buf.Bytes()
+	defer func() {
+		s.buf.Reset()
+		_, _ = s.buf.Seek(0, io.SeekStart)
+	}()
+	if s.broken != nil {
+		return s.broken
 	}
-	if s.sync {
-		return s.f.Sync()
+	n, err := s.f.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
 	}
-	return nil
+	if err == nil && s.sync {
+		err = s.f.Sync()
+	}
+	if err == nil {
+		s.size += int64(n)
+		return nil
+	}
+	// Undo: whatever part of it reached the file goes.
+	terr := s.f.Truncate(s.size)
+	if terr == nil {
+		_, terr = s.f.Seek(s.size, io.SeekStart)
+	}
+	if terr != nil {
+		s.broken = fmt.Errorf("record: %s: a failed write could not be cut off: %w", s.path, terr)
+		return errors.Join(err, s.broken)
+	}
+	return err
 }
 
 // writeFragment appends one moof+mdat in a single write: the video samples
-// (track 1) and, when there are any, audio samples (track 2).
+// (track 1) and, when there are any, audio samples (track 2). On error
+// nothing of it is in the file and nothing is counted.
 func (s *segmentFile) writeFragment(baseTime uint64, samples []*fmp4.Sample, audio *fmp4.PartTrack) error {
-	s.seq++
-	p := fmp4.Part{SequenceNumber: s.seq, Tracks: []*fmp4.PartTrack{{ID: videoTrackID, BaseTime: baseTime, Samples: samples}}}
+	p := fmp4.Part{SequenceNumber: s.seq + 1, Tracks: []*fmp4.PartTrack{{ID: videoTrackID, BaseTime: baseTime, Samples: samples}}}
 	if audio != nil && len(audio.Samples) > 0 {
 		audio.ID = audioTrackID
 		p.Tracks = append(p.Tracks, audio)
 	}
 	if err := p.Marshal(&s.buf); err != nil {
+		s.buf.Reset()
+		_, _ = s.buf.Seek(0, io.SeekStart)
 		return err
 	}
+	if err := s.commit(); err != nil {
+		return err
+	}
+	s.seq++
 	s.frames += len(samples)
-	return s.flushBuf()
+	return nil
 }
 
 func (s *segmentFile) close() error {

@@ -142,3 +142,19 @@ func BenchmarkRecorderPath(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReserveCheck: what the recorder adds to every fragment for the
+// reserve (a statfs of the storage folder and the arithmetic), on its own,
+// so the figure does not drown in the noise of the whole path.
+func BenchmarkReserveCheck(b *testing.B) {
+	s, err := New(Options{Folders: []Folder{{Name: "disk1", Path: b.TempDir()}}, ReserveBytes: 1 << 20}, storetest.SQLite(b), nil, noHub{}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.room("disk1", 500_000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

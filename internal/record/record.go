@@ -80,6 +80,20 @@ type Options struct {
 	// turns it into a storage incident of the health room, resolved on
 	// recovery.
 	OnStorage func(folder string, full bool, message string)
+	// ReserveBytes and ReservePercent (of the volume) are kept free on every
+	// storage folder's volume, for the database and the system beside the
+	// recordings: the larger of the two. It is checked before every
+	// fragment, so writes stop before the volume is full, not after a roll.
+	// Defaults 512 MiB and 1 %, at most a tenth of a small volume; negative
+	// turns one off.
+	ReserveBytes   int64
+	ReservePercent int
+	reserveCapped  bool // the defaults are in force: capped to a tenth
+	// OnEarlyDelete is called when the disk guard (delete_oldest) deletes
+	// footage younger than its retention; the app opens an incident.
+	OnEarlyDelete func(d Deletion, retentionDays int)
+
+	openFile func(path string) (segFile, error) // tests: a failing writer
 }
 
 func (o *Options) defaults() {
@@ -116,6 +130,12 @@ func (o *Options) defaults() {
 	if o.DiskUsage == nil {
 		o.DiskUsage = statfsUsage
 	}
+	if o.ReserveBytes == 0 {
+		o.ReserveBytes, o.reserveCapped = 512<<20, true
+	}
+	if o.ReservePercent == 0 {
+		o.ReservePercent = 1
+	}
 	if o.Location == nil {
 		if loc, err := time.LoadLocation("Asia/Ho_Chi_Minh"); err == nil {
 			o.Location = loc
@@ -147,6 +167,8 @@ type Service struct {
 	full      map[string]bool // folder name → above high water with nothing left to delete
 	lastCheck *ReconcileReport
 	refresh   chan struct{}
+	changes   chan struct{} // a camera started or stopped recording
+	sweepNow  chan struct{} // a folder reached its reserve: run the guard now
 	wg        sync.WaitGroup
 	idxWG     sync.WaitGroup
 	cancel    context.CancelFunc
@@ -174,7 +196,7 @@ func New(opt Options, db *store.DB, lg *audit.Log, hub Hub, log *slog.Logger, re
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{opt: opt, db: db, audit: lg, hub: hub, log: log, recs: map[string]*camRecorder{},
-		full: map[string]bool{}, refresh: make(chan struct{}, 1), idx: make(chan indexOp, 4096)}
+		full: map[string]bool{}, refresh: make(chan struct{}, 1), changes: make(chan struct{}, 1), sweepNow: make(chan struct{}, 1), idx: make(chan indexOp, 4096)}
 	s.m = newMetrics(reg)
 	return s, nil
 }
@@ -210,6 +232,18 @@ func (s *Service) Stop() {
 	close(s.idx)
 	s.idxWG.Wait()
 	s.started = false
+}
+
+// Changes signals (coalesced) when a camera's recorder starts or stops
+// recording, so incidents follow the writes at once instead of at the next
+// poll of Recording.
+func (s *Service) Changes() <-chan struct{} { return s.changes }
+
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 // Refresh re-reads policies now (after a policy or registry change).
@@ -299,12 +333,15 @@ func (s *Service) Recording() []RecorderStatus {
 
 // CameraStatus is one camera's recorder state.
 type RecorderStatus struct {
-	CameraID   string    `json:"camera_id"`
-	Recording  bool      `json:"recording" doc:"a segment is open"`
-	SegmentID  string    `json:"segment_id,omitempty"`
-	Since      time.Time `json:"since,omitempty"`
-	LastError  string    `json:"last_error,omitempty"`
-	BytesTotal int64     `json:"bytes_total"`
+	CameraID  string    `json:"camera_id"`
+	Recording bool      `json:"recording" doc:"a segment is open and its last write succeeded"`
+	SegmentID string    `json:"segment_id,omitempty"`
+	Since     time.Time `json:"since,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+	// WriteErrors counts failed segment opens and fragment writes since the
+	// camera's recorder started.
+	WriteErrors int64 `json:"write_errors"`
+	BytesTotal  int64 `json:"bytes_total"`
 }
 
 func newID() string {
@@ -364,6 +401,9 @@ func (s *Service) pickFolder() (Folder, error) {
 		if err != nil || total == 0 {
 			continue
 		}
+		if total-used < s.reserve(total) {
+			continue
+		}
 		if used*100 >= uint64(s.opt.HighWater)*total {
 			s.mu.Lock()
 			full := s.full[f.Name]
@@ -377,9 +417,45 @@ func (s *Service) pickFolder() (Folder, error) {
 		}
 	}
 	if !found {
-		return best, errors.New("record: every storage folder is above its high-water mark")
+		return best, errors.New("record: every storage folder is above its high-water mark or at its reserve")
 	}
 	return best, nil
+}
+
+// reserve is the space kept free on a volume of total bytes.
+func (s *Service) reserve(total uint64) uint64 {
+	var r uint64
+	if s.opt.ReserveBytes > 0 {
+		r = uint64(s.opt.ReserveBytes)
+	}
+	if s.opt.ReservePercent > 0 {
+		r = max(r, total/100*uint64(s.opt.ReservePercent))
+	}
+	if s.opt.reserveCapped {
+		r = min(r, total/10)
+	}
+	return r
+}
+
+// ErrReserve is a write refused because it would eat into the space kept
+// free for the database.
+var ErrReserve = errors.New("record: storage reserve reached (disk full)")
+
+// room checks that n more bytes in folder leave its reserve free.
+func (s *Service) room(folder string, n int64) error {
+	f, ok := s.folder(folder)
+	if !ok {
+		return fmt.Errorf("record: unknown storage folder %q", folder)
+	}
+	used, total, err := s.opt.DiskUsage(f.Path)
+	if err != nil || total == 0 || s.reserve(total) == 0 {
+		return nil // unknown, or no reserve: the write itself will tell
+	}
+	if free := total - used; free < uint64(n) || free-uint64(n) < s.reserve(total) {
+		poke(s.sweepNow)
+		return fmt.Errorf("%w: %s has %d bytes free, %d kept for the database", ErrReserve, folder, free, s.reserve(total))
+	}
+	return nil
 }
 
 // ---- index writer: the recorder never waits for the database ----

@@ -37,9 +37,10 @@ func (s *Service) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				s.log.Warn("record: sweep failed", "err", err)
-			}
+		case <-s.sweepNow:
+		}
+		if _, err := s.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.log.Warn("record: sweep failed", "err", err)
 		}
 	}
 }
@@ -134,8 +135,11 @@ func (s *Service) guardDisks(ctx context.Context) ([]string, []Deletion, error) 
 			continue
 		}
 		if above && s.opt.DiskFullPolicy == "delete_oldest" {
-			for i := 0; i < 100 && above; i++ {
-				d, n, err := s.deleteOldest(ctx, f, 20)
+			// Just enough of the oldest footage to get back under the mark,
+			// measured again after each pass (a file frees its blocks, not
+			// always exactly its bytes).
+			for i := 0; i < 1000 && above; i++ {
+				d, n, err := s.deleteOldest(ctx, f)
 				if err != nil {
 					return full, dels, err
 				}
@@ -176,38 +180,99 @@ func (s *Service) guardDisks(ctx context.Context) ([]string, []Deletion, error) 
 	return full, dels, nil
 }
 
-// deleteOldest deletes up to n of a folder's oldest unlocked closed segments.
-func (s *Service) deleteOldest(ctx context.Context, f Folder, n int) ([]Deletion, int, error) {
-	rows, err := s.db.Q().Query(ctx, `SELECT `+segCols+` FROM record_segments WHERE storage = ? AND state IN ('ok', 'missing') ORDER BY start_ms LIMIT ?`, f.Name, n*5)
+// overMark is how many bytes must go for a folder to be under its
+// high-water mark.
+func (s *Service) overMark(f Folder) (int64, error) {
+	used, total, err := s.opt.DiskUsage(f.Path)
+	if err != nil {
+		return 0, err
+	}
+	mark := total * uint64(s.opt.HighWater) / 100
+	if used < mark {
+		return 0, nil
+	}
+	return int64(used-mark) + 1, nil
+}
+
+// deleteOldest deletes a folder's oldest unlocked closed segments, just as
+// many as hold the bytes above its high-water mark (at least one). Footage
+// younger than its camera's retention is deleted under its own reason,
+// disk_guard_early, and reported (OnEarlyDelete) for an incident.
+func (s *Service) deleteOldest(ctx context.Context, f Folder) ([]Deletion, int, error) {
+	need, err := s.overMark(f)
+	if err != nil || need == 0 {
+		return nil, 0, err
+	}
+	pols, err := s.loadPolicies(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	segs, err := scanSegments(rows)
-	if err != nil {
-		return nil, 0, err
-	}
+	now := time.Now()
 	locks := map[string][]span{}
-	var del []SegmentRow
-	for _, g := range segs {
-		l, ok := locks[g.CameraID]
-		if !ok {
-			if l, err = activeLocks(ctx, s.db.Q(), g.CameraID); err != nil {
-				return nil, 0, err
-			}
-			locks[g.CameraID] = l
+	keep := map[string]int{} // camera → retention days
+	var del, early []SegmentRow
+	var sum int64
+	const page = 200
+	for off := 0; sum < need; off += page {
+		rows, err := s.db.Q().Query(ctx, `SELECT `+segCols+` FROM record_segments WHERE storage = ? AND state IN ('ok', 'missing') ORDER BY start_ms, id LIMIT ? OFFSET ?`, f.Name, page, off)
+		if err != nil {
+			return nil, 0, err
 		}
-		if !lockedBy(l, g) {
-			del = append(del, g)
-			if len(del) == n {
+		segs, err := scanSegments(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, g := range segs {
+			l, ok := locks[g.CameraID]
+			if !ok {
+				if l, err = activeLocks(ctx, s.db.Q(), g.CameraID); err != nil {
+					return nil, 0, err
+				}
+				locks[g.CameraID] = l
+				keep[g.CameraID] = s.effective(ctx, pols, g.CameraID).RetentionDays
+			}
+			if lockedBy(l, g) {
+				continue
+			}
+			if g.EndMS > now.Add(-time.Duration(keep[g.CameraID])*24*time.Hour).UnixMilli() {
+				early = append(early, g)
+			} else {
+				del = append(del, g)
+			}
+			if g.State == StateOK {
+				sum += g.Bytes
+			}
+			if sum >= need {
 				break
 			}
 		}
+		if len(segs) < page {
+			break
+		}
 	}
-	if len(del) == 0 {
-		return nil, 0, nil
+	var out []Deletion
+	if len(del) > 0 {
+		d, err := s.deleteSegments(ctx, del, "disk_guard")
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, d...)
 	}
-	d, err := s.deleteSegments(ctx, del, "disk_guard")
-	return d, len(del), err
+	if len(early) > 0 {
+		d, err := s.deleteSegments(ctx, early, "disk_guard_early")
+		if err != nil {
+			return out, 0, err
+		}
+		for _, e := range d {
+			s.log.Error("record: footage younger than its retention deleted to free the disk", "camera", e.CameraID,
+				"from", time.UnixMilli(e.FromMS).UTC(), "to", time.UnixMilli(e.ToMS).UTC(), "segments", e.Segments, "retention_days", keep[e.CameraID])
+			if s.opt.OnEarlyDelete != nil {
+				s.opt.OnEarlyDelete(e, keep[e.CameraID])
+			}
+		}
+		out = append(out, d...)
+	}
+	return out, len(del) + len(early), nil
 }
 
 // deleteSegments marks rows deleting, removes the files, then deletes the

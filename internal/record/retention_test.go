@@ -20,24 +20,31 @@ import (
 )
 
 type seeded struct {
-	rec   *record.Service
-	dir   string
-	used  atomic.Int64 // percent reported by the fake disk
-	usage func() int64 // when set, computes it
+	rec    *record.Service
+	dir    string
+	folder string       // its storage folder's name: one per service, as they share a database
+	used   atomic.Int64 // percent reported by the fake disk
+	usage  func() int64 // when set, computes it
 
 	mu      sync.Mutex
-	storage []string // OnStorage calls, "folder:full"
+	storage []string          // OnStorage calls, "folder:full"
+	early   []record.Deletion // OnEarlyDelete calls
 }
 
 func seedService(t *testing.T, db *store.DB, policy string) *seeded {
 	t.Helper()
-	sd := &seeded{dir: t.TempDir()}
+	sd := &seeded{dir: t.TempDir(), folder: "disk-" + policy}
 	sd.used.Store(10)
 	lg, _, _ := recordtest.NewAudit(db)
-	rec, err := record.New(record.Options{Folders: []record.Folder{{Name: "disk1", Path: sd.dir}}, DiskFullPolicy: policy,
+	rec, err := record.New(record.Options{Folders: []record.Folder{{Name: sd.folder, Path: sd.dir}}, DiskFullPolicy: policy,
 		OnStorage: func(folder string, full bool, _ string) {
 			sd.mu.Lock()
 			sd.storage = append(sd.storage, fmt.Sprintf("%s:%v", folder, full))
+			sd.mu.Unlock()
+		},
+		OnEarlyDelete: func(d record.Deletion, days int) {
+			sd.mu.Lock()
+			sd.early = append(sd.early, d)
 			sd.mu.Unlock()
 		},
 		DiskUsage: func(string) (uint64, uint64, error) {
@@ -65,7 +72,7 @@ func (sd *seeded) add(t *testing.T, db *store.DB, cam string, start time.Time) r
 		t.Fatal(err)
 	}
 	g := record.SegmentRow{ID: record.NewIDForTest(), CameraID: cam, Variant: "main", StartMS: start.UnixMilli(), EndMS: start.Add(5 * time.Minute).UnixMilli(),
-		Bytes: 1000, Frames: 7500, Storage: "disk1", Path: filepath.ToSlash(rel), Codec: "H264", State: record.StateOK, StartReason: "roll", Node: "node"}
+		Bytes: 1000, Frames: 7500, Storage: sd.folder, Path: filepath.ToSlash(rel), Codec: "H264", State: record.StateOK, StartReason: "roll", Node: "node"}
 	if err := record.InsertSegmentForTest(context.Background(), db.Q(), g); err != nil {
 		t.Fatal(err)
 	}
@@ -204,17 +211,41 @@ func TestDiskGuard(t *testing.T) {
 				sd.mu.Lock()
 				got := strings.Join(sd.storage, " ")
 				sd.mu.Unlock()
-				if got != "disk1:true disk1:false" {
+				if got != sd.folder+":true "+sd.folder+":false" {
 					t.Fatalf("storage transitions: %q", got)
 				}
 			case "delete_oldest":
-				if len(left) == 10 || left[0] != segs[0].StartMS {
-					t.Fatalf("delete_oldest: left %v (locked %d)", left, segs[0].StartMS)
+				// 95 % with a mark of 90: three segments (2 % each) bring it
+				// to 89 %; the locked oldest one stays, the next three go,
+				// one at a time, not a batch.
+				want := []int64{segs[0].StartMS, segs[4].StartMS, segs[5].StartMS, segs[6].StartMS, segs[7].StartMS, segs[8].StartMS, segs[9].StartMS}
+				if fmt.Sprint(left) != fmt.Sprint(want) {
+					t.Fatalf("delete_oldest: left %v, want %v (locked %d)", left, want, segs[0].StartMS)
 				}
+				// All of it was younger than the 30-day retention: deleted
+				// under its own reason, audited, and reported for an incident.
+				n := 0
 				for _, d := range rep.Deleted {
-					if d.Reason != "disk_guard" {
-						t.Fatalf("reason %q", d.Reason)
+					if d.Reason != "disk_guard_early" || d.CameraID != cam {
+						t.Fatalf("deletion %+v", d)
 					}
+					n += d.Segments
+				}
+				sd.mu.Lock()
+				early := len(sd.early)
+				sd.mu.Unlock()
+				if n != 3 || early != 3 {
+					t.Fatalf("deleted %d segments, %d early reports", n, early)
+				}
+				es, _, _ := audit.List(ctx, db.Q(), audit.Filter{ActionPrefix: "record.delete", Limit: 10})
+				got := 0
+				for _, e := range es {
+					if e.Reason == "disk_guard_early" && e.Object == "camera/"+cam {
+						got++
+					}
+				}
+				if got != 3 {
+					t.Fatalf("record.delete audit entries for the early deletions: %d", got)
 				}
 			}
 		}

@@ -46,8 +46,12 @@ type camRecorder struct {
 	contig    bool   // the next segment continues the previous one exactly
 	reason    string // why the next segment starts
 	lastErr   string
-	total     int64
-	lastLog   time.Time
+	// failing: the last segment open or fragment write failed; the camera
+	// is not recording until a fragment is written again.
+	failing bool
+	errs    int64 // failed opens and writes
+	total   int64
+	lastLog time.Time
 
 	// audio of the current reader session (nil: none, or not recordable)
 	audio       *audioTrack
@@ -75,6 +79,8 @@ type openSeg struct {
 	fragTicks uint64
 	written   uint64 // ticks on disk
 	lastIndex time.Time
+	indexed   bool     // its row is in the index: inserted with its first whole fragment
+	failed    bool     // a write failed: the segment ends at its last whole fragment
 	params    [][]byte // parameter sets to put in-band before keyframes
 	// zero is the hub PTS (video clock) of the segment's time zero: the
 	// first video sample's decode time. Audio is placed against it.
@@ -239,8 +245,8 @@ func (r *camRecorder) watchdog(ctx context.Context) {
 func (r *camRecorder) status() RecorderStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st := RecorderStatus{CameraID: r.cameraID, LastError: r.lastErr, BytesTotal: r.total}
-	if r.seg != nil {
+	st := RecorderStatus{CameraID: r.cameraID, LastError: r.lastErr, BytesTotal: r.total, WriteErrors: r.errs}
+	if r.seg != nil && !r.failing {
 		st.Recording, st.SegmentID, st.Since = true, r.seg.row.ID, time.UnixMilli(r.seg.row.StartMS).UTC()
 	}
 	return st
@@ -328,6 +334,14 @@ func (r *camRecorder) onUnit(u *media.Unit, audio *audioTrack) {
 		r.lastDur = dur
 		r.add(p, dur)
 		r.pend = nil
+		if r.seg.failed {
+			// Nothing of the fragment reached the file: the segment ends at
+			// its last whole fragment, and the next one starts at a later
+			// keyframe at its own time, so the loss is a gap in the index.
+			r.finish("write_error")
+			r.reason = "write_error"
+			return
+		}
 		segTicks := r.seg.written + r.seg.fragTicks
 		if u.RandomAccess && int64(segTicks) >= int64(r.s.opt.SegmentLength)*r.seg.clock/int64(time.Second) {
 			r.finish("roll")
@@ -498,8 +512,14 @@ func (r *camRecorder) begin(u *media.Unit, codec string) bool {
 		r.lastErr = "no parameter sets yet"
 		return false
 	}
+	// A segment starts at its first frame's time. Only a roll that opens the
+	// next segment on the very keyframe that ended the last one continues it
+	// exactly; once an attempt fails, frames are lost in between and the
+	// next segment starts at its own time.
 	startMS := u.NTP.UnixMilli()
-	if r.contig && r.prevEndMS > 0 {
+	contig := r.contig
+	r.contig = false
+	if contig && r.prevEndMS > 0 {
 		startMS = r.prevEndMS
 	} else if startMS < r.prevEndMS {
 		startMS = r.prevEndMS
@@ -517,7 +537,7 @@ func (r *camRecorder) begin(u *media.Unit, codec string) bool {
 		if p, err = JoinInside(f.Path, rel); err != nil {
 			break
 		}
-		if sf, err = createSegment(p, init, !r.s.opt.NoSync); err == nil || !errors.Is(err, os.ErrExist) {
+		if sf, err = createSegment(p, init, !r.s.opt.NoSync, r.s.opt.openFile); err == nil || !errors.Is(err, os.ErrExist) {
 			break
 		}
 		startMS++
@@ -537,20 +557,38 @@ func (r *camRecorder) begin(u *media.Unit, codec string) bool {
 		Bytes: sf.size, Storage: f.Name, Path: filepath.ToSlash(rel), Codec: codec, State: StateOpen, StartReason: r.reason, Node: r.s.opt.Node}
 	r.seg = g
 	r.pend = nil
-	r.contig = false
-	r.lastErr = ""
-	r.s.enqueue(indexOp{kind: "insert", seg: g.row})
+	// The row goes in with the first whole fragment: a segment whose every
+	// write fails is never indexed (reconcile removes a header-only file).
 	r.s.m.segments.Inc()
 	return true
 }
 
+// fail records a failed segment open or write: the camera is not recording
+// until a fragment is written again. Called with r.mu held.
 func (r *camRecorder) fail(err error) {
 	r.lastErr = err.Error()
+	r.errs++
+	r.reason = "write_error" // the next segment starts after lost frames
+	if !r.failing {
+		r.failing = true
+		poke(r.s.changes)
+	}
 	if time.Since(r.lastLog) > 10*time.Second {
 		r.lastLog = time.Now()
-		r.s.log.Error("record: cannot open a segment", "camera", r.cameraID, "err", err)
+		r.s.log.Error("record: cannot write", "camera", r.cameraID, "err", err)
 	}
 	r.s.m.errors.Inc()
+}
+
+// wrote records a whole fragment on disk: the camera is recording.
+func (r *camRecorder) wrote() {
+	r.lastErr = ""
+	if r.failing {
+		r.failing = false
+		r.lastLog = time.Time{}
+		r.s.log.Info("record: writing again", "camera", r.cameraID)
+	}
+	poke(r.s.changes)
 }
 
 func initOf(u *media.Unit, codec string, audio *audioTrack) (*fmp4.Init, [][]byte, bool) {
@@ -614,7 +652,7 @@ func (r *camRecorder) add(p *pendSample, dur int64) {
 	if len(g.frag) > 0 && (g.fragTicks >= fragLen || (p.key && g.fragTicks >= fragLen/2)) {
 		r.flush(g, false)
 	}
-	if p.payload == nil {
+	if p.payload == nil || g.failed {
 		return
 	}
 	if len(g.frag) == 0 {
@@ -634,8 +672,18 @@ func (r *camRecorder) flush(g *openSeg, final bool) {
 		r.closeTail() // its audio cannot wait longer: seg's takes over
 	}
 	before := g.file.size
-	if err := g.file.writeFragment(g.fragBase, g.frag, r.audioRun(g, final)); err != nil {
+	audio := r.audioRun(g, final)
+	err := r.s.room(g.row.Storage, fragEstimate(g.frag, audio))
+	if err == nil {
+		err = g.file.writeFragment(g.fragBase, g.frag, audio)
+	}
+	if err != nil {
+		// Nothing of it is in the file; nothing of it is counted. The
+		// segment ends at its last whole fragment (see onUnit, finish).
 		r.fail(err)
+		g.failed = true
+		g.frag, g.fragTicks = g.frag[:0], 0
+		return
 	}
 	r.s.m.bytesOut.Add(float64(g.file.size - before))
 	r.total += g.file.size - before
@@ -644,10 +692,34 @@ func (r *camRecorder) flush(g *openSeg, final bool) {
 	g.row.Bytes = g.file.size
 	g.row.Frames = int64(g.file.frames)
 	g.row.EndMS = g.row.StartMS + int64(g.written)*1000/g.clock
-	if time.Since(g.lastIndex) >= r.s.opt.IndexEvery {
+	if !g.indexed || r.failing {
+		r.wrote()
+	}
+	switch {
+	case !g.indexed:
+		g.indexed = true
+		g.lastIndex = time.Now()
+		r.s.enqueue(indexOp{kind: "insert", seg: g.row})
+	case time.Since(g.lastIndex) >= r.s.opt.IndexEvery:
 		g.lastIndex = time.Now()
 		r.s.enqueue(indexOp{kind: "update", seg: g.row})
 	}
+}
+
+// fragEstimate bounds a fragment's size on disk: its samples and their
+// boxes (moof, trafs and 16 bytes of trun per sample).
+func fragEstimate(video []*fmp4.Sample, audio *fmp4.PartTrack) int64 {
+	n := int64(256 + 16*len(video))
+	for _, s := range video {
+		n += int64(len(s.Payload))
+	}
+	if audio != nil {
+		n += int64(128 + 16*len(audio.Samples))
+		for _, s := range audio.Samples {
+			n += int64(len(s.Payload))
+		}
+	}
+	return n
 }
 
 // finish closes the open segment. Called with r.mu held. On a roll, a
@@ -668,7 +740,7 @@ func (r *camRecorder) finish(why string) {
 	}
 	r.seg = nil
 	r.prevEndMS = g.row.StartMS + int64(g.written+g.fragTicks)*1000/g.clock
-	r.contig = why == "roll"
+	r.contig = why == "roll" && !g.failed
 	if why != "roll" {
 		r.havePrev = false
 	}
@@ -694,9 +766,16 @@ func (r *camRecorder) closeTail() {
 
 // close writes a segment's last fragment, closes its file and indexes it.
 func (r *camRecorder) close(g *openSeg) {
-	r.flush(g, true)
+	if !g.failed {
+		r.flush(g, true)
+	}
 	if err := g.file.close(); err != nil {
 		r.fail(err)
+	}
+	if !g.indexed {
+		// No whole fragment was ever written: not footage, never indexed.
+		_ = os.Remove(g.file.path)
+		return
 	}
 	g.row.State = StateOK
 	if g.row.Frames == 0 {

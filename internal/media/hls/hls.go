@@ -270,6 +270,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, auth AuthorizeFun
 			return
 		}
 		s.log.Warn("hls authorize failed", "camera", camera, "err", err)
+		if httpread.WriteNotAudited(w, err) {
+			return
+		}
 		httpread.WriteError(w, http.StatusServiceUnavailable, "auth_unavailable", "Authorization service unavailable")
 		return
 	}

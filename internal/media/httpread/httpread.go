@@ -6,8 +6,11 @@ package httpread
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/vigil-vms/vigil/internal/media"
 )
 
 // Token is the reader's token: `Authorization: Bearer` first (the WHEP
@@ -55,4 +58,23 @@ func AllowOrigin(w http.ResponseWriter, r *http.Request, allowed []string) bool 
 		}
 	}
 	return false
+}
+
+// WriteNotAudited answers a reader refused because its start could not be
+// written to the audit log (media.ErrNotAudited; fail closed) with the
+// reason: 507 disk_full for a full disk, 503 audit_unavailable otherwise.
+// It reports whether err was such a refusal (and nothing was written when
+// not).
+func WriteNotAudited(w http.ResponseWriter, err error) bool {
+	switch {
+	case errors.Is(err, media.ErrDiskFull):
+		WriteError(w, http.StatusInsufficientStorage, "disk_full",
+			"Hết dung lượng đĩa: không ghi được nhật ký nên không mở luồng xem trực tiếp. Disk full: the live view cannot be written to the audit log, so it was refused.")
+	case errors.Is(err, media.ErrNotAudited):
+		WriteError(w, http.StatusServiceUnavailable, "audit_unavailable",
+			"Không ghi được nhật ký nên không mở luồng xem trực tiếp. The audit log cannot be written, so the live view was refused.")
+	default:
+		return false
+	}
+	return true
 }

@@ -467,6 +467,8 @@ func (s *Server) openError(w http.ResponseWriter, camera string, v media.Variant
 	case errors.Is(err, media.ErrDenied):
 		s.log.Info("whep denied", "camera", camera, "variant", v)
 		httpread.WriteError(w, http.StatusForbidden, "forbidden", "Không có quyền xem camera này. Access to this camera is denied.")
+	case httpread.WriteNotAudited(w, err):
+		s.log.Warn("whep refused: not audited", "camera", camera, "variant", v, "err", err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		httpread.WriteError(w, http.StatusGatewayTimeout, "stream_timeout", "Camera chưa sẵn sàng. The camera stream did not start in time.")
 	default:

@@ -6,9 +6,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,4 +231,99 @@ func ProbeStreams(t testing.TB, target string, extra ...string) ([]Stream, error
 			Start: num(s.StartTime), Dur: num(s.Duration), Packets: atoi(s.Packets)})
 	}
 	return ss, nil
+}
+
+// MountExt4 makes an ext4 filesystem of sizeMB in a file, mounts it on a
+// loop device and returns the mount point; it is unmounted (and the loop
+// device freed) when the test ends, whatever happens. It needs root and
+// mkfs.ext4: without them it skips loudly, or fails with
+// VIGIL_REQUIRE_TOOLS=1 (CI).
+func MountExt4(t testing.TB, sizeMB int) string {
+	t.Helper()
+	need := func(why string) {
+		if os.Getenv("VIGIL_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("a loop-mounted ext4 is required (VIGIL_REQUIRE_TOOLS=1): %s", why)
+		}
+		t.Skipf("!!! SKIPPING: needs a loop-mounted ext4 (%s); CI runs it as root", why)
+	}
+	if os.Geteuid() != 0 {
+		need("not root")
+	}
+	for _, tool := range []string{"mkfs.ext4", "mount", "umount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			need(tool + " not on PATH")
+		}
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "fs.img"), filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, int64(sizeMB)<<20); err != nil {
+		t.Fatal(err)
+	}
+	// -m 0: no blocks reserved for root (the test runs as root and must
+	// see the disk full when it is).
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", img).CombinedOutput(); err != nil {
+		need(fmt.Sprintf("mkfs.ext4: %v: %s", err, out))
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		need(fmt.Sprintf("mount -o loop: %v: %s", err, out))
+	}
+	t.Cleanup(func() {
+		// Registered before anything that writes there, so it runs last.
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", mnt, err, out)
+			_ = exec.Command("umount", "-l", mnt).Run()
+		}
+	})
+	return mnt
+}
+
+// FillDisk writes a filler file in dir until the filesystem is full, then
+// gives back leave bytes; it returns the filler's path (remove it to free
+// the space).
+func FillDisk(t testing.TB, dir string, leave int64) string {
+	t.Helper()
+	p := filepath.Join(dir, "filler")
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	var n int64
+	for {
+		w, err := f.Write(buf)
+		n += int64(w)
+		if err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if err := f.Sync(); err != nil && !errors.Is(err, syscall.ENOSPC) {
+		t.Fatal(err)
+	}
+	if leave > 0 {
+		if err := f.Truncate(max(n-leave, 0)); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Sync()
+	}
+	return p
+}
+
+// FreeBytes is what statfs says is free for writing in dir.
+func FreeBytes(t testing.TB, dir string) int64 {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return int64(st.Bavail) * st.Bsize
 }
