@@ -333,6 +333,21 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 	}
 	t.Logf("police tree: %v", inTree)
+	// The tier-2 site's cameras are relayed on demand and nobody watches
+	// them: the tree shows the status their own site reports (online), not
+	// tier 1's idle relay, and tier 1 holds no offline incident for them.
+	wait("tier-2 cameras online as their site reports", `["ca-nga-ba-tan-thanh", "ca-quoc-lo-279"].every(id =>
+		document.querySelector('#camera-tree button.cam[data-camera="' + id + '"]').dataset.status === "online")`)
+	for _, id := range []string{"ca-nga-ba-tan-thanh", "ca-quoc-lo-279"} {
+		var incs []struct {
+			ID       string `json:"id"`
+			Category string `json:"category"`
+		}
+		adm.doInto(t, http.MethodGet, "/api/v1/incidents?camera_id="+id, nil, http.StatusOK, &incs)
+		if len(incs) != 0 {
+			t.Fatalf("tier 1 holds incidents for %s, which nobody watches: %+v", id, incs)
+		}
+	}
 
 	// 3. Search without diacritics.
 	run("search", chromedp.SendKeys(css("#camera-search"), "cho trung tam"))
