@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -20,22 +18,8 @@ import (
 // printed and its error.
 func runVerify(t *testing.T, cfg config.Config, args ...string) (string, error) {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout := os.Stdout
-	os.Stdout = w
-	defer func() { os.Stdout = stdout }()
-	var out bytes.Buffer
-	done := make(chan struct{})
-	go func() { io.Copy(&out, r); close(done) }()
 	cmd := auditCmd(func() (config.Config, error) { return cfg, nil })
-	cmd.SetArgs(append([]string{"verify"}, args...))
-	runErr := cmd.ExecuteContext(context.Background())
-	w.Close()
-	<-done
-	return out.String(), runErr
+	return runCLI(t, cmd, append([]string{"verify"}, args...)...)
 }
 
 // TestAuditVerifyCLI: the shell's verify holds the database to the witness

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -20,21 +19,9 @@ import (
 // returns what it printed and its error.
 func runRecordCheck(t *testing.T, c config.Config, args ...string) (string, error) {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout := os.Stdout
-	os.Stdout = w
-	out := make(chan string)
-	go func() { b, _ := io.ReadAll(r); out <- string(b) }()
 	cmd := recordCmd(func() (config.Config, error) { return c, nil })
-	cmd.SetArgs(append([]string{"check"}, args...))
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err = cmd.ExecuteContext(context.Background())
-	os.Stdout = stdout
-	w.Close()
-	return <-out, err
+	return runCLI(t, cmd, append([]string{"check"}, args...)...)
 }
 
 // `vigil record check` on a site whose closed segment was torn in the
